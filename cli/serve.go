@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gorm.io/gorm"
+
+	"github.com/todo-api/todo-api/config"
+	"github.com/todo-api/todo-api/controllers"
+	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/migrations"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API (applies pending migrations first unless AUTO_MIGRATE=false)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, a.newLogger(cfg))
+		},
+	}
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	start := time.Now()
+	log.Info("starting", "project", cfg.ProjectName, "env", cfg.Env, "database", config.MaskURL(cfg.DatabaseURL))
+
+	if cfg.AutoMigrate {
+		mdb, err := openMigrationDB(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		applied, err := migrations.NewRunner(mdb, migrations.All(), log).Up(ctx, "")
+		closeDB(mdb)
+		if err != nil {
+			return fmt.Errorf("auto-migrate: %w", err)
+		}
+		log.Info("schema at head", "applied_now", len(applied))
+	}
+
+	db, err := database.Open(ctx, database.Options{
+		URL:             cfg.DatabaseURL,
+		MaxOpenConns:    cfg.DBMaxOpenConns,
+		MaxIdleConns:    cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		ConnMaxIdleTime: cfg.DBConnMaxIdleTime,
+		ConnectTimeout:  cfg.DBConnectTimeout,
+		StartupTimeout:  cfg.DBStartupTimeout,
+		QueryExecMode:   cfg.DBQueryExecMode,
+		CreateIfMissing: cfg.Env == config.EnvDevelopment,
+		Debug:           cfg.Debug,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+
+	router := controllers.NewRouter(controllers.Deps{
+		Config: cfg,
+		Log:    log,
+		Ready:  readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log)},
+	})
+	srv := &http.Server{
+		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "startup", time.Since(start).Round(time.Millisecond))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// readiness answers /readyz: the database answers a ping within a second,
+// and the schema is at the newest migration of this build.
+type readiness struct {
+	db     *gorm.DB
+	runner *migrations.Runner
+}
+
+func (r readiness) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	sqlDB, err := r.db.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return errors.New("database unreachable")
+	}
+	st, err := r.runner.State(ctx)
+	if err != nil {
+		return errors.New("database unreachable")
+	}
+	if !st.AtHead() {
+		return fmt.Errorf("schema behind: %d migration(s) pending, %d unknown; run `migrate up`", len(st.Pending), len(st.Unknown))
+	}
+	return nil
+}

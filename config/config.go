@@ -1,0 +1,262 @@
+// Package config loads the service configuration from config.yaml, a .env
+// file and the environment, in that order of precedence (later wins).
+//
+// It is the only package that imports viper. Everything else receives a
+// typed Config by value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// DevelopmentSecret is the signing secret shipped in config.yaml. It exists so
+// that `go run . serve` works with no setup; Validate refuses it in production.
+const DevelopmentSecret = "development-only-secret-change-me-0123456789"
+
+// Environments accepted by ENV.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is the whole service configuration. Field tags name the config key;
+// the environment variable is the same name in upper case.
+type Config struct {
+	Env         string `mapstructure:"env"`
+	ProjectName string `mapstructure:"project_name"`
+	Port        int    `mapstructure:"port"`
+	APIV1Prefix string `mapstructure:"api_v1_prefix"`
+	Debug       bool   `mapstructure:"debug"`
+	// AllowedOrigins is ALLOWED_ORIGINS split on commas.
+	AllowedOrigins []string `mapstructure:"-"`
+
+	DatabaseURL         string `mapstructure:"database_url"`
+	DatabaseURLUnpooled string `mapstructure:"database_url_unpooled"`
+	AutoMigrate         bool   `mapstructure:"auto_migrate"`
+
+	DBMaxOpenConns    int           `mapstructure:"db_max_open_conns"`
+	DBMaxIdleConns    int           `mapstructure:"db_max_idle_conns"`
+	DBConnMaxLifetime time.Duration `mapstructure:"db_conn_max_lifetime"`
+	DBConnMaxIdleTime time.Duration `mapstructure:"db_conn_max_idle_time"`
+	DBConnectTimeout  time.Duration `mapstructure:"db_connect_timeout"`
+	DBStartupTimeout  time.Duration `mapstructure:"db_startup_timeout"`
+	DBQueryExecMode   string        `mapstructure:"db_query_exec_mode"`
+
+	BetterAuthSecret string        `mapstructure:"better_auth_secret"`
+	AccessTokenTTL   time.Duration `mapstructure:"access_token_ttl"`
+	BcryptCost       int           `mapstructure:"bcrypt_cost"`
+	AuthRateLimit    float64       `mapstructure:"auth_rate_limit"`
+	AuthRateBurst    int           `mapstructure:"auth_rate_burst"`
+
+	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
+}
+
+// defaults are the values used when neither config.yaml, .env nor the
+// environment sets a key. They equal the shipped config.yaml (a test checks),
+// so the binary behaves the same when run outside the repository.
+var defaults = map[string]any{
+	"env":                   EnvDevelopment,
+	"project_name":          "todo-api",
+	"port":                  8080,
+	"api_v1_prefix":         "/api/v1",
+	"debug":                 false,
+	"allowed_origins":       "http://localhost:3000,http://localhost:5173",
+	"database_url":          "postgres://postgres@127.0.0.1:5432/todo?sslmode=disable",
+	"database_url_unpooled": "",
+	"auto_migrate":          true,
+	"db_max_open_conns":     10,
+	"db_max_idle_conns":     5,
+	"db_conn_max_lifetime":  "30m",
+	"db_conn_max_idle_time": "2m",
+	"db_connect_timeout":    "10s",
+	"db_startup_timeout":    "60s",
+	"db_query_exec_mode":    "auto",
+	"better_auth_secret":    DevelopmentSecret,
+	"access_token_ttl":      "1h",
+	"bcrypt_cost":           12,
+	"auth_rate_limit":       5.0,
+	"auth_rate_burst":       20,
+	"max_body_bytes":        1 << 20,
+	"shutdown_timeout":      "20s",
+	"request_timeout":       "15s",
+}
+
+// Keys returns every configuration key, sorted.
+func Keys() []string {
+	keys := make([]string, 0, len(defaults))
+	for k := range defaults {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Default returns the built-in default of a key, as written in config.yaml.
+func Default(key string) (any, bool) {
+	v, ok := defaults[key]
+	return v, ok
+}
+
+// Options say where Load looks for files.
+type Options struct {
+	// ConfigFile is an explicit path (--config). When empty, config.yaml in
+	// the working directory is read if it exists.
+	ConfigFile string
+	// DotEnvFile is read if it exists; empty means ".env".
+	DotEnvFile string
+	// LookupEnv reads the environment; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads the configuration and validates it.
+func Load(opts Options) (Config, error) {
+	v := viper.New()
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+
+	file := opts.ConfigFile
+	explicit := file != ""
+	if !explicit {
+		file = "config.yaml"
+	}
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		if explicit || !isNotExist(err) {
+			return Config{}, fmt.Errorf("config file %s: %w", file, err)
+		}
+	}
+
+	dotenv := opts.DotEnvFile
+	if dotenv == "" {
+		dotenv = ".env"
+	}
+	if values, err := readDotEnv(dotenv); err != nil {
+		return Config{}, err
+	} else if len(values) > 0 {
+		if err := v.MergeConfigMap(values); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", dotenv, err)
+		}
+	}
+
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	for k := range defaults {
+		if val, ok := lookup(strings.ToUpper(k)); ok {
+			v.Set(k, val)
+		}
+	}
+
+	var cfg Config
+	err := v.Unmarshal(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		secondsOrDurationHook,
+	)))
+	if err != nil {
+		return Config{}, errors.New(describeDecodeError(err))
+	}
+	cfg.AllowedOrigins = splitList(v.GetString("allowed_origins"))
+	cfg.Env = strings.ToLower(strings.TrimSpace(cfg.Env))
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// readDotEnv reads KEY=VALUE lines. A missing file is not an error.
+func readDotEnv(path string) (map[string]any, error) {
+	dv := viper.New()
+	dv.SetConfigFile(path)
+	dv.SetConfigType("env")
+	if err := dv.ReadInConfig(); err != nil {
+		if isNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	values := make(map[string]any)
+	for _, k := range dv.AllKeys() {
+		key := strings.ToLower(k)
+		if _, known := defaults[key]; known {
+			values[key] = dv.GetString(k)
+		}
+	}
+	return values, nil
+}
+
+func isNotExist(err error) bool {
+	var notFound viper.ConfigFileNotFoundError
+	return errors.As(err, &notFound) || errors.Is(err, os.ErrNotExist)
+}
+
+// secondsOrDurationHook lets duration keys be written as Go durations ("5m")
+// or as plain seconds ("300"), the unit of the pool_recycle and
+// connect_timeout settings many users bring from other stacks.
+func secondsOrDurationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) || from.Kind() != reflect.String {
+		return data, nil
+	}
+	s := strings.TrimSpace(data.(string))
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (use 30s, 5m or a number of seconds)", s)
+	}
+	return d, nil
+}
+
+var decodeFailure = regexp.MustCompile(`'(\w+)' cannot parse value as '([\w.]+)'`)
+
+// describeDecodeError turns mapstructure's report into one line per key,
+// each naming the environment variable at fault.
+func describeDecodeError(err error) string {
+	kinds := map[string]string{"int": "a whole number", "int64": "a whole number", "float64": "a number", "bool": "true or false", "time.Duration": "a duration like 30s"}
+	var lines []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
+		if line == "" || strings.HasPrefix(line, "decoding failed") || strings.Contains(line, "error(s) decoding") {
+			continue
+		}
+		if m := decodeFailure.FindStringSubmatch(line); m != nil {
+			kind := kinds[m[2]]
+			if kind == "" {
+				kind = "a " + m[2]
+			}
+			line = fmt.Sprintf("%s: must be %s", strings.ToUpper(m[1]), kind)
+		} else if key, rest, ok := strings.Cut(line, "' "); ok && strings.HasPrefix(key, "'") {
+			line = strings.ToUpper(strings.TrimPrefix(key, "'")) + ": " + rest
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,219 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// inDir runs Load with files written to a temporary directory.
+func load(t *testing.T, yamlText, dotenv string, vars map[string]string) (Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	opts := Options{DotEnvFile: filepath.Join(dir, ".env"), LookupEnv: env(vars), ConfigFile: filepath.Join(dir, "config.yaml")}
+	if err := os.WriteFile(opts.ConfigFile, []byte(yamlText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dotenv != "" {
+		if err := os.WriteFile(opts.DotEnvFile, []byte(dotenv), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Load(opts)
+}
+
+func TestDefaultsMatchShippedConfigYAML(t *testing.T) {
+	raw, err := os.ReadFile("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shipped map[string]any
+	if err := yaml.Unmarshal(raw, &shipped); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range defaults {
+		got, ok := shipped[k]
+		if !ok {
+			t.Errorf("config.yaml lacks %s", k)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) && !(fmt.Sprint(got) == "" && want == "") {
+			t.Errorf("config.yaml %s = %v, built-in default = %v", k, got, want)
+		}
+	}
+	for k := range shipped {
+		if _, ok := defaults[k]; !ok {
+			t.Errorf("config.yaml has %s, which is not a known key", k)
+		}
+	}
+}
+
+func TestLoadWithoutAnyFile(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	cfg, err := Load(Options{LookupEnv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/todo?sslmode=disable" || cfg.Port != 8080 || cfg.APIV1Prefix != "/api/v1" || cfg.Env != EnvDevelopment {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if cfg.DBConnMaxIdleTime != 2*time.Minute || !cfg.AutoMigrate || len(cfg.AllowedOrigins) != 2 {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	yamlText := "port: 8001\nproject_name: from-yaml\napi_v1_prefix: /yaml\n"
+	dotenv := "PORT=8002\nPROJECT_NAME=from-dotenv\n"
+	tests := []struct {
+		name     string
+		dotenv   string
+		env      map[string]string
+		wantPort int
+		wantName string
+	}{
+		{"yaml only", "", nil, 8001, "from-yaml"},
+		{".env over yaml", dotenv, nil, 8002, "from-dotenv"},
+		{"env over .env", dotenv, map[string]string{"PORT": "8003"}, 8003, "from-dotenv"},
+		{"env over yaml", "", map[string]string{"PROJECT_NAME": "from-env"}, 8001, "from-env"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := load(t, yamlText, tt.dotenv, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Port != tt.wantPort || cfg.ProjectName != tt.wantName {
+				t.Errorf("port, name = %d, %q; want %d, %q", cfg.Port, cfg.ProjectName, tt.wantPort, tt.wantName)
+			}
+			if cfg.APIV1Prefix != "/yaml" {
+				t.Errorf("api prefix = %q, want the yaml value", cfg.APIV1Prefix)
+			}
+		})
+	}
+}
+
+func TestEnvOnlyKeysAndConversions(t *testing.T) {
+	cfg, err := load(t, "", "", map[string]string{
+		"DATABASE_URL_UNPOOLED": "postgres://u:p@ep-x-1.neon.tech/db?sslmode=require",
+		"ALLOWED_ORIGINS":       " https://a.example.com , https://b.example.com ,",
+		"DB_CONN_MAX_LIFETIME":  "300",
+		"DB_CONNECT_TIMEOUT":    "15s",
+		"DEBUG":                 "true",
+		"ENV":                   "Production",
+		"BETTER_AUTH_SECRET":    strings.Repeat("s", 40),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURLUnpooled == "" || !cfg.Debug || cfg.Env != EnvProduction {
+		t.Errorf("env-only keys dropped: %+v", cfg)
+	}
+	if cfg.DBConnMaxLifetime != 300*time.Second || cfg.DBConnectTimeout != 15*time.Second {
+		t.Errorf("durations = %v, %v", cfg.DBConnMaxLifetime, cfg.DBConnectTimeout)
+	}
+	if want := []string{"https://a.example.com", "https://b.example.com"}; fmt.Sprint(cfg.AllowedOrigins) != fmt.Sprint(want) {
+		t.Errorf("origins = %q, want %q", cfg.AllowedOrigins, want)
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	const secret = "hunter2-very-secret-password"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"malformed url", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@host:99999x/db"}, "DATABASE_URL: is not a valid URL"},
+		{"wrong scheme", map[string]string{"DATABASE_URL": "mysql://u:" + secret + "@host/db"}, "DATABASE_URL: scheme must be"},
+		{"no database", map[string]string{"DATABASE_URL": "postgres://u:" + secret + "@host"}, "DATABASE_URL: has no database name"},
+		{"empty url", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL: is empty"},
+		{"bad unpooled", map[string]string{"DATABASE_URL_UNPOOLED": "http://x/db"}, "DATABASE_URL_UNPOOLED: scheme"},
+		{"short secret", map[string]string{"BETTER_AUTH_SECRET": "short"}, "BETTER_AUTH_SECRET: must be at least 32 characters"},
+		{"dev secret in production", map[string]string{"ENV": "production"}, "BETTER_AUTH_SECRET: the development secret"},
+		{"negative pool", map[string]string{"DB_MAX_IDLE_CONNS": "-1"}, "DB_MAX_IDLE_CONNS: must not be negative"},
+		{"zero open conns", map[string]string{"DB_MAX_OPEN_CONNS": "0"}, "DB_MAX_OPEN_CONNS: must be at least 1"},
+		{"idle over open", map[string]string{"DB_MAX_OPEN_CONNS": "2", "DB_MAX_IDLE_CONNS": "5"}, "DB_MAX_IDLE_CONNS: must not exceed"},
+		{"negative lifetime", map[string]string{"DB_CONN_MAX_LIFETIME": "-5s"}, "DB_CONN_MAX_LIFETIME: must not be negative"},
+		{"negative idle time", map[string]string{"DB_CONN_MAX_IDLE_TIME": "-1"}, "DB_CONN_MAX_IDLE_TIME: must not be negative"},
+		{"zero connect timeout", map[string]string{"DB_CONNECT_TIMEOUT": "0"}, "DB_CONNECT_TIMEOUT: must be a positive duration"},
+		{"bad duration", map[string]string{"DB_CONNECT_TIMEOUT": "soon"}, `"soon" is not a duration`},
+		{"bad port", map[string]string{"PORT": "70000"}, "PORT: must be between 1 and 65535"},
+		{"port not a number", map[string]string{"PORT": "eighty"}, "PORT: must be a whole number"},
+		{"debug not a bool", map[string]string{"DEBUG": "maybe"}, "DEBUG: must be true or false"},
+		{"bad env", map[string]string{"ENV": "staging"}, `ENV: must be "development" or "production"`},
+		{"bad prefix", map[string]string{"API_V1_PREFIX": "api/v1/"}, "API_V1_PREFIX: must start with /"},
+		{"bad origin", map[string]string{"ALLOWED_ORIGINS": "localhost:3000"}, "ALLOWED_ORIGINS"},
+		{"bad query mode", map[string]string{"DB_QUERY_EXEC_MODE": "fast"}, "DB_QUERY_EXEC_MODE: must be"},
+		{"weak bcrypt in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": strings.Repeat("k", 40), "BCRYPT_COST": "4"}, "BCRYPT_COST: must be between 10 and 31"},
+		{"bcrypt too high", map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
+		{"bad rate", map[string]string{"AUTH_RATE_LIMIT": "0"}, "AUTH_RATE_LIMIT"},
+		{"bad burst", map[string]string{"AUTH_RATE_BURST": "0"}, "AUTH_RATE_BURST"},
+		{"tiny body limit", map[string]string{"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"},
+		{"zero shutdown timeout", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, "", "", tt.env)
+			if err == nil {
+				t.Fatalf("Load() accepted %v", tt.env)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error leaks the password: %q", err)
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.TrimSpace(line) == "" {
+					t.Errorf("blank line in error %q", err)
+				}
+			}
+		})
+	}
+}
+
+func TestSeveralErrorsAtOnce(t *testing.T) {
+	_, err := load(t, "", "", map[string]string{"PORT": "0", "BETTER_AUTH_SECRET": "x"})
+	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "BETTER_AUTH_SECRET") {
+		t.Errorf("error = %v, want both keys named", err)
+	}
+}
+
+func TestExplicitConfigFileMustExist(t *testing.T) {
+	_, err := Load(Options{ConfigFile: filepath.Join(t.TempDir(), "missing.yaml"), LookupEnv: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("err = %v, want the missing file named", err)
+	}
+}
+
+func TestMaskURL(t *testing.T) {
+	tests := map[string]string{
+		"postgres://alice:s3cret@db.example.com:5432/app?sslmode=require": "postgres://alice:xxxxx@db.example.com:5432/app?sslmode=require",
+		"postgres://postgres@127.0.0.1:5432/todo":                         "postgres://postgres@127.0.0.1:5432/todo",
+		"postgres://h/db?password=s3cret":                                 "postgres://h/db?password=xxxxx",
+		"::not a url":                                                     "(unparseable URL hidden)",
+	}
+	for in, want := range tests {
+		if got := MaskURL(in); got != want {
+			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

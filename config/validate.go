@@ -1,0 +1,157 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// MinSecretLength is the shortest BETTER_AUTH_SECRET accepted: 32 characters
+// give HS256 at least 256 bits of key material when the secret is random.
+const MinSecretLength = 32
+
+// Validate reports every problem with the configuration, one line per key,
+// each naming the environment variable to fix. Secrets never appear in the
+// messages.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	switch c.Env {
+	case EnvDevelopment, EnvProduction:
+	default:
+		bad("ENV", "must be %q or %q, got %q", EnvDevelopment, EnvProduction, c.Env)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("PORT", "must be between 1 and 65535, got %d", c.Port)
+	}
+	if !strings.HasPrefix(c.APIV1Prefix, "/") || strings.HasSuffix(c.APIV1Prefix, "/") || strings.ContainsAny(c.APIV1Prefix, " ?#*:") {
+		bad("API_V1_PREFIX", "must start with / and not end with / (like /api/v1), got %q", c.APIV1Prefix)
+	}
+	for _, origin := range c.AllowedOrigins {
+		if origin == "*" {
+			continue
+		}
+		u, err := url.Parse(origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("ALLOWED_ORIGINS", "%q is not an origin like https://app.example.com", origin)
+		}
+	}
+
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		bad("DATABASE_URL", "%v", err)
+	}
+	if c.DatabaseURLUnpooled != "" {
+		if err := checkDatabaseURL(c.DatabaseURLUnpooled); err != nil {
+			bad("DATABASE_URL_UNPOOLED", "%v", err)
+		}
+	}
+	if c.DBMaxOpenConns < 1 {
+		bad("DB_MAX_OPEN_CONNS", "must be at least 1, got %d", c.DBMaxOpenConns)
+	}
+	if c.DBMaxIdleConns < 0 {
+		bad("DB_MAX_IDLE_CONNS", "must not be negative, got %d", c.DBMaxIdleConns)
+	} else if c.DBMaxOpenConns >= 1 && c.DBMaxIdleConns > c.DBMaxOpenConns {
+		bad("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d), got %d", c.DBMaxOpenConns, c.DBMaxIdleConns)
+	}
+	nonNegative := map[string]time.Duration{
+		"DB_CONN_MAX_LIFETIME":  c.DBConnMaxLifetime,
+		"DB_CONN_MAX_IDLE_TIME": c.DBConnMaxIdleTime,
+	}
+	for _, key := range []string{"DB_CONN_MAX_LIFETIME", "DB_CONN_MAX_IDLE_TIME"} {
+		if nonNegative[key] < 0 {
+			bad(key, "must not be negative, got %s", nonNegative[key])
+		}
+	}
+	positive := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"DB_CONNECT_TIMEOUT", c.DBConnectTimeout},
+		{"DB_STARTUP_TIMEOUT", c.DBStartupTimeout},
+		{"ACCESS_TOKEN_TTL", c.AccessTokenTTL},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"REQUEST_TIMEOUT", c.RequestTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			bad(p.key, "must be a positive duration like 10s, got %s", p.d)
+		}
+	}
+	switch c.DBQueryExecMode {
+	case "auto", "cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol":
+	default:
+		bad("DB_QUERY_EXEC_MODE", "must be auto, cache_statement, cache_describe, describe_exec, exec or simple_protocol, got %q", c.DBQueryExecMode)
+	}
+
+	switch {
+	case len(c.BetterAuthSecret) < MinSecretLength:
+		bad("BETTER_AUTH_SECRET", "must be at least %d characters, got %d (generate one with: openssl rand -base64 48)", MinSecretLength, len(c.BetterAuthSecret))
+	case c.Env == EnvProduction && c.BetterAuthSecret == DevelopmentSecret:
+		bad("BETTER_AUTH_SECRET", "the development secret from config.yaml is refused when ENV=production; set a random one (openssl rand -base64 48)")
+	}
+	// bcrypt accepts 4..31; below 10 is too weak for real passwords, so it is
+	// allowed only outside production (tests lower it for speed).
+	minCost := 4
+	if c.Env == EnvProduction {
+		minCost = 10
+	}
+	if c.BcryptCost < minCost || c.BcryptCost > 31 {
+		bad("BCRYPT_COST", "must be between %d and 31, got %d", minCost, c.BcryptCost)
+	}
+	if c.AuthRateLimit <= 0 {
+		bad("AUTH_RATE_LIMIT", "must be a positive number of requests per second, got %v", c.AuthRateLimit)
+	}
+	if c.AuthRateBurst < 1 {
+		bad("AUTH_RATE_BURST", "must be at least 1, got %d", c.AuthRateBurst)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("MAX_BODY_BYTES", "must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	return errors.Join(errs...)
+}
+
+// checkDatabaseURL accepts postgres:// and postgresql:// URLs with a host and
+// a database name. Its messages never quote the URL, which may hold a password.
+func checkDatabaseURL(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return errors.New("is empty; set it to a URL like postgres://user:password@host:5432/dbname")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("is not a valid URL (percent-encode special characters in the password); expected postgres://user:password@host:5432/dbname")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("scheme must be postgres:// or postgresql://, got %q", u.Scheme+"://")
+	}
+	if u.Hostname() == "" {
+		return errors.New("has no host; expected postgres://user:password@host:5432/dbname")
+	}
+	if p := u.Port(); p != "" && !regexp.MustCompile(`^[0-9]{1,5}$`).MatchString(p) {
+		return errors.New("has an invalid port")
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return errors.New("has no database name; expected postgres://user:password@host:5432/dbname")
+	}
+	return nil
+}
+
+// MaskURL returns the URL with its password replaced by "xxxxx", fit for logs.
+// Anything unparseable is masked whole.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparseable URL hidden)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,261 @@
+// Package database opens the GORM connection pool: pgx v5 underneath, the
+// pool knobs applied, start-up waiting for a database that is asleep or
+// starting, and (in development) the target database created when missing.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Options configure Open.
+type Options struct {
+	URL             string
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
+	// ConnectTimeout bounds one connection attempt (unless the URL sets
+	// connect_timeout).
+	ConnectTimeout time.Duration
+	// StartupTimeout bounds the wait for the database at start-up.
+	StartupTimeout time.Duration
+	// QueryExecMode is a pgx mode name, or "auto": exec on pooled hosts,
+	// cache_statement on direct ones.
+	QueryExecMode string
+	// CreateIfMissing creates the target database when it does not exist.
+	CreateIfMissing bool
+	// Debug logs every SQL statement (parameters elided).
+	Debug  bool
+	Logger *slog.Logger
+}
+
+// Open connects, waiting for the database within StartupTimeout, and returns
+// a GORM handle over a configured database/sql pool.
+func Open(ctx context.Context, o Options) (*gorm.DB, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	connConfig, mode, err := connConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB := stdlib.OpenDB(*connConfig)
+	sqlDB.SetMaxOpenConns(o.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(o.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(o.ConnMaxLifetime)
+	sqlDB.SetConnMaxIdleTime(o.ConnMaxIdleTime)
+
+	if err := waitReady(ctx, sqlDB, o, log); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	log.Info("database connected", "host", connConfig.Host, "database", connConfig.Database, "query_exec_mode", mode)
+
+	level := logger.Silent
+	if o.Debug {
+		level = logger.Info
+	}
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		TranslateError:       true,
+		DisableAutomaticPing: true,
+		NowFunc:              Now,
+		Logger: logger.NewSlogLogger(log, logger.Config{
+			SlowThreshold:             200 * time.Millisecond,
+			LogLevel:                  level,
+			IgnoreRecordNotFoundError: true,
+			ParameterizedQueries:      true,
+		}),
+	})
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open gorm: %w", err)
+	}
+	return db, nil
+}
+
+// Now is the clock GORM stamps rows with: UTC at PostgreSQL's microsecond
+// precision, so a timestamp read back equals the one written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func connConfig(o Options) (*pgx.ConnConfig, string, error) {
+	cfg, err := pgx.ParseConfig(o.URL)
+	if err != nil {
+		// pgx's message can quote the connection string: say only what is
+		// wrong in general terms.
+		return nil, "", errors.New("DATABASE_URL cannot be parsed as a PostgreSQL connection URL")
+	}
+	if !strings.Contains(o.URL, "connect_timeout=") && o.ConnectTimeout > 0 {
+		cfg.ConnectTimeout = o.ConnectTimeout
+	}
+	mode := o.QueryExecMode
+	if mode == "" || mode == "auto" {
+		mode = "cache_statement"
+		if IsPooled(o.URL) {
+			mode = "exec"
+		}
+	}
+	switch mode {
+	case "cache_statement":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	case "cache_describe":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	case "describe_exec":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	case "exec":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	case "simple_protocol":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	default:
+		return nil, "", fmt.Errorf("DB_QUERY_EXEC_MODE %q is not a pgx query mode", mode)
+	}
+	return cfg, mode, nil
+}
+
+// waitReady pings until the database answers, retrying transient failures
+// with capped exponential backoff and full jitter until StartupTimeout.
+func waitReady(ctx context.Context, sqlDB *sql.DB, o Options, log *slog.Logger) error {
+	budget := o.StartupTimeout
+	if budget <= 0 {
+		budget = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	start := time.Now()
+	backoff := 100 * time.Millisecond
+	created := false
+	for attempt := 1; ; attempt++ {
+		err := sqlDB.PingContext(ctx)
+		if err == nil {
+			return nil
+		}
+		if IsMissingDatabase(err) && o.CreateIfMissing && !created {
+			if err := createDatabase(ctx, o, log); err != nil {
+				return err
+			}
+			created = true
+			continue
+		}
+		if !IsTransient(err) && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("database: %s", Describe(err))
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("database not reachable after %d attempts in %s: %s", attempt, time.Since(start).Round(time.Millisecond), Describe(err))
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		log.Warn("database not ready, retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", Describe(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("database not reachable after %d attempts in %s: %s", attempt, time.Since(start).Round(time.Millisecond), Describe(err))
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// createDatabase creates the database named in the URL, connecting to the
+// server's "postgres" database to do it.
+func createDatabase(ctx context.Context, o Options, log *slog.Logger) error {
+	name, err := databaseName(o.URL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	adminURL, err := withDatabase(o.URL, "postgres")
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	cfg, err := pgx.ParseConfig(adminURL)
+	if err != nil {
+		return errors.New("DATABASE_URL cannot be parsed as a PostgreSQL connection URL")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("create database %q: %s", name, Describe(err))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %q: %s", name, Describe(err))
+	}
+	log.Info("created missing database", "database", name)
+	return nil
+}
+
+// IsMissingDatabase reports a connection refused because the database does
+// not exist (SQLSTATE 3D000).
+func IsMissingDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "3D000"
+}
+
+// IsTransient reports errors worth retrying: the server is down, starting,
+// restarting, out of connection slots, or a proxy could not reach it.
+// Authentication, configuration and SQL errors are not transient.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", // admin shutdown (Neon suspend)
+			pgErr.Code == "57P02", // crash shutdown
+			pgErr.Code == "57P03", // cannot connect now (starting up)
+			pgErr.Code == "53300", // too many connections
+			pgErr.Code == "XX000" && strings.Contains(strings.ToLower(pgErr.Message), "compute"):
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		// A server-side refusal inside a ConnectError was handled above; what
+		// remains is the network: refused, reset, DNS, timeouts.
+		var netErr net.Error
+		var opErr *net.OpError
+		var dnsErr *net.DNSError
+		return errors.As(err, &opErr) || errors.As(err, &netErr) || errors.As(err, &dnsErr) ||
+			strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "timeout")
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "unexpected EOF") ||
+		errors.Is(err, sql.ErrConnDone)
+}
+
+// Describe renders a driver error without secrets: PostgreSQL's message and
+// code, or the network failure. pgx never includes the password.
+func Describe(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	return err.Error()
+}

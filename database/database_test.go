@@ -1,0 +1,118 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/todo-api/todo-api/internal/testdb"
+)
+
+func TestDirectURL(t *testing.T) {
+	tests := []struct {
+		name, pooled, unpooled, want string
+	}{
+		{"neon pooled", "postgresql://neondb_owner:pw@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require", "",
+			"postgresql://neondb_owner:pw@ep-cool-darkness-a1b2c3d4.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require"},
+		{"port kept", "postgres://u@ep-test-123456-pooler.local:5432/db", "", "postgres://u@ep-test-123456.local:5432/db"},
+		{"already direct", "postgres://u@127.0.0.1:5432/todo?sslmode=disable", "", "postgres://u@127.0.0.1:5432/todo?sslmode=disable"},
+		{"explicit unpooled wins", "postgres://u@ep-a-pooler.x.neon.tech/db", "postgres://u@other.host/db", "postgres://u@other.host/db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DirectURL(tt.pooled, tt.unpooled)
+			if err != nil || got != tt.want {
+				t.Errorf("DirectURL() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := DirectURL("postgres://u@h/db", "postgres://u@ep-a-pooler.x.neon.tech/db"); err == nil {
+		t.Error("a -pooler DATABASE_URL_UNPOOLED was accepted")
+	}
+	if got := PooledURL("postgres://u@ep-a-1.eu-central-1.aws.neon.tech/db"); got != "postgres://u@ep-a-1-pooler.eu-central-1.aws.neon.tech/db" {
+		t.Errorf("PooledURL = %q", got)
+	}
+	if !IsPooled("postgres://u@ep-a-1-pooler.x.neon.tech/db") || IsPooled("postgres://u@ep-a-1.x.neon.tech/db") {
+		t.Error("IsPooled misjudges Neon hosts")
+	}
+}
+
+func TestIsTransient(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "57P03"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "53300"}, true},
+		{&pgconn.PgError{Code: "XX000", Message: "Couldn't connect to compute node"}, true},
+		{&pgconn.PgError{Code: "XX000", Message: "internal error"}, false},
+		{&pgconn.PgError{Code: "28P01"}, false},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "42601"}, false},
+		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), true},
+		{errors.New("record not found"), false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := IsTransient(tt.err); got != tt.want {
+			t.Errorf("IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestOpenCreatesMissingDatabase(t *testing.T) {
+	name := testdb.NewName("created")
+	t.Cleanup(func() { testdb.Drop(context.Background(), name) })
+	db, err := Open(context.Background(), Options{URL: testdb.URLFor(name), MaxOpenConns: 2, CreateIfMissing: true, StartupTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := db.Raw("SELECT current_database()").Scan(&got).Error; err != nil || got != name {
+		t.Errorf("current_database() = %q, %v; want %q", got, err, name)
+	}
+	sqlDB, _ := db.DB()
+	sqlDB.Close()
+}
+
+func TestOpenMissingDatabaseWithoutCreate(t *testing.T) {
+	_, err := Open(context.Background(), Options{URL: testdb.URLFor(testdb.NewName("absent")), MaxOpenConns: 1, StartupTimeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "3D000") {
+		t.Errorf("err = %v, want a clear missing-database error", err)
+	}
+}
+
+func TestOpenGivesUpAtBudget(t *testing.T) {
+	start := time.Now()
+	_, err := Open(context.Background(), Options{URL: "postgres://u:secretpw@127.0.0.1:1/db?sslmode=disable", MaxOpenConns: 1, StartupTimeout: 1500 * time.Millisecond, ConnectTimeout: time.Second})
+	elapsed := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "not reachable after") {
+		t.Fatalf("err = %v, want a not-reachable error", err)
+	}
+	if strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+	if elapsed > 5*time.Second {
+		t.Errorf("gave up after %s, budget was 1.5s", elapsed)
+	}
+}
+
+func TestQueryExecModeByHost(t *testing.T) {
+	tests := []struct{ url, mode, want string }{
+		{"postgres://u@ep-a-1-pooler.x.neon.tech/db", "auto", "exec"},
+		{"postgres://u@ep-a-1.x.neon.tech/db", "auto", "cache_statement"},
+		{"postgres://u@ep-a-1-pooler.x.neon.tech/db", "simple_protocol", "simple_protocol"},
+	}
+	for _, tt := range tests {
+		_, got, err := connConfig(Options{URL: tt.url, QueryExecMode: tt.mode})
+		if err != nil || got != tt.want {
+			t.Errorf("connConfig(%s, %s) mode = %q, %v; want %q", tt.url, tt.mode, got, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package migrations
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// Schema is a catalog snapshot of the current schema: columns, indexes and
+// constraints, each keyed by a stable name and rendered by PostgreSQL itself
+// so that two schemas built different ways compare equal when they are.
+type Schema struct {
+	Columns     map[string]string
+	Indexes     map[string]string
+	Constraints map[string]string
+}
+
+// Snapshot reads the schema of the connection's current schema, leaving out
+// the bookkeeping table.
+func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
+	s := Schema{Columns: map[string]string{}, Indexes: map[string]string{}, Constraints: map[string]string{}}
+	queries := []struct {
+		into map[string]string
+		sql  string
+	}{
+		{s.Columns, `
+			SELECT c.relname || '.' || a.attname,
+			       format_type(a.atttypid, a.atttypmod)
+			       || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE ' NULL' END
+			       || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+			FROM pg_attribute a
+			JOIN pg_class c ON c.oid = a.attrelid
+			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+			WHERE c.relnamespace = current_schema()::regnamespace
+			  AND c.relkind = 'r' AND c.relname <> ?
+			  AND a.attnum > 0 AND NOT a.attisdropped`},
+		{s.Indexes, `
+			SELECT tablename || '.' || indexname, indexdef
+			FROM pg_indexes
+			WHERE schemaname = current_schema() AND tablename <> ?`},
+		{s.Constraints, `
+			SELECT conrelid::regclass::text || '.' || conname, pg_get_constraintdef(oid)
+			FROM pg_constraint
+			WHERE connamespace = current_schema()::regnamespace
+			  AND conrelid::regclass::text <> ?`},
+	}
+	for _, q := range queries {
+		rows, err := db.WithContext(ctx).Raw(q.sql, TableName).Rows()
+		if err != nil {
+			return s, fmt.Errorf("snapshot schema: %w", err)
+		}
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return s, fmt.Errorf("snapshot schema: %w", err)
+			}
+			q.into[k] = v
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return s, fmt.Errorf("snapshot schema: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Diff lists, one readable line each, how schema got (built by the models)
+// differs from want (built by the migrations). Empty means they agree.
+func Diff(want, got Schema) []string {
+	var out []string
+	diff := func(kind string, w, g map[string]string) {
+		keys := map[string]bool{}
+		for k := range w {
+			keys[k] = true
+		}
+		for k := range g {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			wv, inW := w[k]
+			gv, inG := g[k]
+			switch {
+			case !inW:
+				out = append(out, fmt.Sprintf("%s %s: in the models (%s) but no migration creates it", kind, k, gv))
+			case !inG:
+				out = append(out, fmt.Sprintf("%s %s: created by the migrations (%s) but not in the models", kind, k, wv))
+			case wv != gv:
+				out = append(out, fmt.Sprintf("%s %s: migrations have %s; models have %s", kind, k, wv, gv))
+			}
+		}
+	}
+	diff("column", want.Columns, got.Columns)
+	diff("index", want.Indexes, got.Indexes)
+	diff("constraint", want.Constraints, got.Constraints)
+	return out
+}
+
+// FormatDiff joins Diff lines for printing.
+func FormatDiff(lines []string) string {
+	return "  - " + strings.Join(lines, "\n  - ")
+}

@@ -1,0 +1,60 @@
+// Package models holds the GORM models. Their tags describe the schema the
+// migrations build (columns, NOT NULLs, CHECKs, unique and secondary
+// indexes, the foreign key); `migrate check` proves the two agree.
+//
+// # Indexes and the queries they serve (see ../shared/API.md)
+//
+// Every todo query is scoped to one user, so every todo index leads with
+// user_id; the listing reads a page in index order and stops after LIMIT rows,
+// whether the page is found by OFFSET or by a keyset cursor:
+//
+//   - idx_todos_user_created (user_id, created_at DESC, id DESC): the default
+//     list order (-created_at) and, scanned backwards, sort=created_at. Its
+//     leading column also serves every "WHERE user_id = ?" lookup, the count
+//     behind "total", and the ON DELETE CASCADE from users, which is why there
+//     is no separate index on user_id alone.
+//   - idx_todos_user_completed (user_id, completed, created_at DESC, id DESC):
+//     completed=true|false with the default order, the most common filter.
+//   - idx_todos_user_priority (user_id, priority, id): sort=priority and
+//     -priority, and the min_priority range filter.
+//   - idx_todos_user_due (user_id, due_date, id): sort=due_date and -due_date,
+//     and the due_before/due_after range filters.
+//   - idx_todos_user_title (user_id, title, id): sort=title and -title.
+//   - idx_todos_title_trgm, idx_todos_description_trgm (GIN, pg_trgm): q=, a
+//     case-insensitive substring match (ILIKE '%…%') that no btree can serve.
+//   - todos_pkey (id): GET/PATCH/DELETE by id (the user_id check is a filter
+//     on the one row found).
+//
+// On users: uq_users_email serves login by email and the email uniqueness
+// rule; uq_users_username_lower (lower(username)) serves login by username
+// and makes usernames unique regardless of case.
+package models
+
+import "time"
+
+// User is an account. Emails are stored lower-cased; usernames keep their
+// case but are unique case-insensitively.
+type User struct {
+	ID             int64     `gorm:"primaryKey"`
+	Email          string    `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
+	Username       string    `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username);check:chk_users_username_format,username ~ '^[A-Za-z0-9_.-]{3,50}$'"`
+	HashedPassword string    `gorm:"size:255;not null"`
+	IsActive       bool      `gorm:"not null;default:true"`
+	CreatedAt      time.Time `gorm:"not null;default:now()"`
+	UpdatedAt      time.Time `gorm:"not null;default:now()"`
+	Todos          []Todo    `gorm:"constraint:OnDelete:CASCADE"`
+}
+
+// Todo belongs to one user. Description and DueDate are nullable.
+type Todo struct {
+	ID          int64      `gorm:"primaryKey;index:idx_todos_user_created,priority:3,sort:desc;index:idx_todos_user_completed,priority:4,sort:desc;index:idx_todos_user_priority,priority:3;index:idx_todos_user_due,priority:3;index:idx_todos_user_title,priority:3"`
+	UserID      int64      `gorm:"not null;index:idx_todos_user_created,priority:1;index:idx_todos_user_completed,priority:1;index:idx_todos_user_priority,priority:1;index:idx_todos_user_due,priority:1;index:idx_todos_user_title,priority:1"`
+	User        *User      `gorm:"constraint:OnDelete:CASCADE"`
+	Title       string     `gorm:"size:255;not null;check:chk_todos_title_length,char_length(btrim(title)) BETWEEN 1 AND 255;index:idx_todos_user_title,priority:2;index:idx_todos_title_trgm,type:gin,expression:title gin_trgm_ops"`
+	Description *string    `gorm:"type:text;check:chk_todos_description_length,char_length(description) <= 10000;index:idx_todos_description_trgm,type:gin,expression:description gin_trgm_ops"`
+	Completed   bool       `gorm:"not null;default:false;index:idx_todos_user_completed,priority:2"`
+	Priority    int16      `gorm:"type:smallint;not null;default:0;check:chk_todos_priority_range,priority BETWEEN 0 AND 5;index:idx_todos_user_priority,priority:2"`
+	DueDate     *time.Time `gorm:"index:idx_todos_user_due,priority:2"`
+	CreatedAt   time.Time  `gorm:"not null;default:now();index:idx_todos_user_created,priority:2,sort:desc;index:idx_todos_user_completed,priority:3,sort:desc"`
+	UpdatedAt   time.Time  `gorm:"not null;default:now()"`
+}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/migrations"
+	"github.com/todo-api/todo-api/services"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -69,11 +72,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer closeDB(db)
 
-	router := controllers.NewRouter(controllers.Deps{
-		Config: cfg,
-		Log:    log,
-		Ready:  readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log)},
-	})
+	router, err := NewHandler(cfg, db, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           router,
@@ -104,6 +106,35 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// NewHandler wires the services over db into the HTTP router.
+func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (http.Handler, error) {
+	auth, err := services.NewAuth(db, services.AuthOptions{
+		Secret:     []byte(cfg.BetterAuthSecret),
+		TokenTTL:   cfg.AccessTokenTTL,
+		BcryptCost: cfg.BcryptCost,
+		Issuer:     cfg.ProjectName,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return controllers.NewRouter(controllers.Deps{
+		Config: cfg,
+		Log:    log,
+		Ready:  readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log)},
+		Auth:   auth,
+		Users:  services.NewUsers(db, cfg.BcryptCost, nil),
+		Todos:  services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
+	}), nil
+}
+
+// cursorKey derives the pagination cursor signing key from the auth
+// secret, so that the two uses never share a key.
+func cursorKey(secret string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("todo-api pagination cursors"))
+	return mac.Sum(nil)
 }
 
 // readiness answers /readyz: the database answers a ping within a second,

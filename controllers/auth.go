@@ -1,0 +1,121 @@
+package controllers
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/todo-api/todo-api/models"
+	"github.com/todo-api/todo-api/services"
+)
+
+// AuthService registers users and issues tokens.
+type AuthService interface {
+	Authenticator
+	Register(ctx context.Context, in services.RegisterInput) (models.User, error)
+	Login(ctx context.Context, identifier, password string) (services.Token, error)
+}
+
+type authHandlers struct {
+	auth     AuthService
+	maxBytes int64
+}
+
+// register: POST /auth/register.
+func (h authHandlers) register(c *gin.Context) {
+	var in services.RegisterInput
+	decoding, err := bindInto(c, h.maxBytes, &in)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := validationFailure(decoding, in.Validate()); err != nil {
+		writeError(c, err)
+		return
+	}
+	user, err := h.auth.Register(c.Request.Context(), in)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, newUserResponse(user))
+}
+
+// loginRequest is the JSON login body; username may also be an email.
+type loginRequest struct {
+	Username services.Optional[string] `json:"username"`
+	Password services.Optional[string] `json:"password"`
+}
+
+// login: POST /auth/login, as JSON or as the OAuth2 password form (what
+// the docs page's Authorize button sends).
+func (h authHandlers) login(c *gin.Context) {
+	var in loginRequest
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt == "application/x-www-form-urlencoded" {
+		form, err := readForm(c, h.maxBytes)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if gt := form.Get("grant_type"); gt != "" && gt != "password" {
+			writeError(c, &services.ValidationError{Fields: []services.FieldError{{Field: "grant_type", Message: `must be "password"`}}})
+			return
+		}
+		if form.Has("username") {
+			in.Username = services.Some(form.Get("username"))
+		}
+		if form.Has("password") {
+			in.Password = services.Some(form.Get("password"))
+		}
+		if err := validationFailure(nil, in.validate()); err != nil {
+			writeError(c, err)
+			return
+		}
+	} else {
+		decoding, err := bindInto(c, h.maxBytes, &in)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if err := validationFailure(decoding, in.validate()); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	token, err := h.auth.Login(c.Request.Context(), in.Username.Value, in.Password.Value)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, TokenResponse{AccessToken: token.AccessToken, TokenType: "bearer", ExpiresIn: token.ExpiresIn})
+}
+
+func (in loginRequest) validate() *services.ValidationError {
+	v := &services.ValidationError{}
+	for _, f := range []struct {
+		name string
+		o    services.Optional[string]
+	}{{"username", in.Username}, {"password", in.Password}} {
+		if !f.o.Set || f.o.Null || f.o.Value == "" {
+			v.Add(f.name, "is required")
+		}
+	}
+	return v
+}
+
+func readForm(c *gin.Context, maxBytes int64) (url.Values, error) {
+	body, err := readBody(c, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, badRequest("The form body is malformed.")
+	}
+	return form, nil
+}

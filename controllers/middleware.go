@@ -1,0 +1,207 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"github.com/todo-api/todo-api/models"
+	"github.com/todo-api/todo-api/services"
+)
+
+const (
+	requestIDHeader = "X-Request-ID"
+	requestIDKey    = "request_id"
+	loggerKey       = "logger"
+	userKey         = "user"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestID accepts a well-formed X-Request-ID or makes one, returns it on
+// the response, and gives the request a logger that carries it.
+func requestID(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(requestIDHeader)
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 12)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Header(requestIDHeader, id)
+		c.Set(requestIDKey, id)
+		c.Set(loggerKey, log.With("request_id", id))
+		c.Next()
+	}
+}
+
+// accessLog writes one line per request once it is answered.
+func accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "(unmatched)"
+		}
+		attrs := []any{
+			"method", c.Request.Method,
+			"route", route,
+			"path", c.Request.URL.Path,
+			"status", c.Writer.Status(),
+			"latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"bytes", c.Writer.Size(),
+			"client_ip", c.ClientIP(),
+		}
+		if u, ok := c.Get(userKey); ok {
+			attrs = append(attrs, "user_id", u.(models.User).ID)
+		}
+		logger(c).Info("request", attrs...)
+	}
+}
+
+// recoverPanics turns a panic into a logged 500 problem instead of a
+// dropped connection.
+func recoverPanics() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			logger(c).Error("panic", "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				writeProblem(c, http.StatusInternalServerError, "An unexpected error occurred; it has been logged with the request id.", nil)
+			}
+			c.Abort()
+		}()
+		c.Next()
+	}
+}
+
+// securityHeaders are sent on every response.
+func securityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		c.Next()
+	}
+}
+
+// timeout bounds the database work of one request.
+func timeout(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// Authenticator verifies bearer tokens.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (models.User, error)
+}
+
+// requireUser lets only requests with a valid token of an active user
+// through, and stores the user in the context.
+func requireUser(auth Authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			writeError(c, services.ErrUnauthorized)
+			return
+		}
+		user, err := auth.Authenticate(c.Request.Context(), token)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Set(userKey, user)
+		c.Next()
+	}
+}
+
+// currentUser is the user requireUser stored.
+func currentUser(c *gin.Context) models.User {
+	return c.MustGet(userKey).(models.User)
+}
+
+// ipLimiter is a token bucket per client IP. Buckets unused for a while are
+// forgotten, so memory stays bounded by the number of recent clients.
+type ipLimiter struct {
+	mu        sync.Mutex
+	rate      rate.Limit
+	burst     int
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	limiter  *rate.Limiter
+	lastSeen time.Time
+}
+
+func newIPLimiter(perSecond float64, burst int) *ipLimiter {
+	return &ipLimiter{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}, lastSweep: time.Now()}
+}
+
+// allow takes a token for ip, or says how long until one is free.
+func (l *ipLimiter) allow(ip string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.lastSeen) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.lastSweep = now
+	}
+	b, ok := l.buckets[ip]
+	if !ok {
+		b = &bucket{limiter: rate.NewLimiter(l.rate, l.burst)}
+		l.buckets[ip] = b
+	}
+	b.lastSeen = now
+	r := b.limiter.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+func rateLimit(l *ipLimiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ok, wait := l.allow(c.ClientIP(), time.Now())
+		if !ok {
+			secs := int(math.Ceil(wait.Seconds()))
+			writeError(c, &httpError{
+				status: http.StatusTooManyRequests,
+				detail: fmt.Sprintf("Too many requests from this address; retry in %d s.", secs),
+				header: map[string]string{"Retry-After": fmt.Sprint(secs)},
+			})
+			return
+		}
+		c.Next()
+	}
+}

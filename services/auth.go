@@ -1,0 +1,292 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/todo-api/todo-api/models"
+)
+
+// Account field limits (see API.md).
+const (
+	MaxEmailLength    = 255
+	MinUsernameLength = 3
+	MaxUsernameLength = 50
+	MinPasswordBytes  = 8
+	MaxPasswordBytes  = 72 // bcrypt ignores what follows
+)
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// tokenLeeway absorbs small clock differences between servers.
+const tokenLeeway = 30 * time.Second
+
+// AuthOptions configure the auth service.
+type AuthOptions struct {
+	Secret     []byte
+	TokenTTL   time.Duration
+	BcryptCost int
+	Issuer     string
+	// Now is the clock; nil means the wall clock.
+	Now func() time.Time
+}
+
+// Auth registers users, checks passwords, and issues and verifies tokens.
+type Auth struct {
+	db     *gorm.DB
+	opts   AuthOptions
+	parser *jwt.Parser
+	// dummyHash is compared against when the user does not exist, so that
+	// an unknown user and a wrong password take the same time.
+	dummyHash []byte
+}
+
+// NewAuth returns the service.
+func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser-password"), opts.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("bcrypt cost %d: %w", opts.BcryptCost, err)
+	}
+	return &Auth{
+		db:   db,
+		opts: opts,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(tokenLeeway),
+			jwt.WithTimeFunc(opts.Now),
+		),
+		dummyHash: dummy,
+	}, nil
+}
+
+// RegisterInput is the body of POST /auth/register.
+type RegisterInput struct {
+	Email    Optional[string] `json:"email"`
+	Username Optional[string] `json:"username"`
+	Password Optional[string] `json:"password"`
+}
+
+// Validate lists every invalid field.
+func (in RegisterInput) Validate() *ValidationError {
+	v := &ValidationError{}
+	checkEmail(v, in.Email, true)
+	checkUsername(v, in.Username, true)
+	checkPassword(v, "password", in.Password, true)
+	return v
+}
+
+func required[T any](v *ValidationError, field string, o Optional[T], isRequired bool) bool {
+	switch {
+	case !o.Set && isRequired:
+		v.Add(field, "is required")
+	case o.Null:
+		v.Add(field, "must not be null")
+	case o.Set:
+		return true
+	}
+	return false
+}
+
+func checkEmail(v *ValidationError, o Optional[string], isRequired bool) {
+	if !required(v, "email", o, isRequired) {
+		return
+	}
+	e := strings.TrimSpace(o.Value)
+	addr, err := mail.ParseAddress(e)
+	switch {
+	case len(e) > MaxEmailLength:
+		v.Add("email", "must be at most %d characters", MaxEmailLength)
+	case err != nil || addr.Address != e || addr.Name != "" || !strings.Contains(e[strings.LastIndexByte(e, '@')+1:], "."):
+		v.Add("email", "must be a valid email address like name@example.com")
+	}
+}
+
+func checkUsername(v *ValidationError, o Optional[string], isRequired bool) {
+	if !required(v, "username", o, isRequired) {
+		return
+	}
+	n := len(o.Value)
+	switch {
+	case n < MinUsernameLength || n > MaxUsernameLength:
+		v.Add("username", "must be %d to %d characters", MinUsernameLength, MaxUsernameLength)
+	case !usernamePattern.MatchString(o.Value):
+		v.Add("username", "may contain only letters, digits, '_', '.' and '-'")
+	}
+}
+
+func checkPassword(v *ValidationError, field string, o Optional[string], isRequired bool) {
+	if !required(v, field, o, isRequired) {
+		return
+	}
+	switch n := len(o.Value); {
+	case n < MinPasswordBytes:
+		v.Add(field, "must be at least %d bytes", MinPasswordBytes)
+	case n > MaxPasswordBytes:
+		v.Add(field, "must be at most %d bytes", MaxPasswordBytes)
+	case strings.IndexByte(o.Value, 0) >= 0:
+		v.Add(field, "must not contain NUL characters")
+	}
+}
+
+// Register creates an active user.
+func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, error) {
+	if err := in.Validate().Err(); err != nil {
+		return models.User{}, err
+	}
+	user := models.User{
+		Email:    strings.ToLower(strings.TrimSpace(in.Email.Value)),
+		Username: in.Username.Value,
+		IsActive: true,
+	}
+	if err := conflicts(ctx, a.db, 0, user.Email, user.Username); err != nil {
+		return models.User{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password.Value), a.opts.BcryptCost)
+	if err != nil {
+		return models.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	user.HashedPassword = string(hash)
+	now := a.opts.Now().UTC().Truncate(time.Microsecond)
+	user.CreatedAt, user.UpdatedAt = now, now
+	if err := a.db.WithContext(ctx).Create(&user).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			// Lost a race with another registration: name the field.
+			if cerr := conflicts(ctx, a.db, 0, user.Email, user.Username); cerr != nil {
+				return models.User{}, cerr
+			}
+		}
+		return models.User{}, translate(err, "create user")
+	}
+	return user, nil
+}
+
+// conflicts reports which of email and username another user (not
+// exceptID) already holds. Empty values are not checked.
+func conflicts(ctx context.Context, db *gorm.DB, exceptID int64, email, username string) error {
+	var taken []struct {
+		Email    string
+		Username string
+	}
+	err := db.WithContext(ctx).Model(&models.User{}).Select("email", "username").
+		Where("id <> ? AND (email = ? OR lower(username) = lower(?))", exceptID, email, username).
+		Limit(2).Find(&taken).Error
+	if err != nil {
+		return translate(err, "check conflicts")
+	}
+	c := &ConflictError{}
+	var emailTaken, usernameTaken bool
+	for _, t := range taken {
+		emailTaken = emailTaken || (email != "" && t.Email == email)
+		usernameTaken = usernameTaken || (username != "" && strings.EqualFold(t.Username, username))
+	}
+	if emailTaken {
+		c.Fields = append(c.Fields, FieldError{Field: "email", Message: "is already registered"})
+	}
+	if usernameTaken {
+		c.Fields = append(c.Fields, FieldError{Field: "username", Message: "is already taken"})
+	}
+	if len(c.Fields) > 0 {
+		return c
+	}
+	return nil
+}
+
+// Token is an issued access token.
+type Token struct {
+	AccessToken string
+	ExpiresIn   int
+}
+
+// Login checks a username (or email) and password and issues a token. An
+// unknown user, a wrong password and a deactivated user all answer
+// ErrUnauthorized after one bcrypt comparison.
+func (a *Auth) Login(ctx context.Context, identifier, password string) (Token, error) {
+	identifier = strings.TrimSpace(identifier)
+	var user models.User
+	q := a.db.WithContext(ctx)
+	if strings.Contains(identifier, "@") {
+		q = q.Where("email = ?", strings.ToLower(identifier))
+	} else {
+		q = q.Where("lower(username) = lower(?)", identifier)
+	}
+	err := q.Take(&user).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		return Token{}, ErrUnauthorized
+	case err != nil:
+		return Token{}, translate(err, "find user")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(user.HashedPassword), []byte(password)) != nil || !user.IsActive {
+		return Token{}, ErrUnauthorized
+	}
+	return a.issue(user.ID)
+}
+
+func (a *Auth) issue(userID int64) (Token, error) {
+	now := a.opts.Now()
+	claims := jwt.RegisteredClaims{
+		Subject:   strconv.FormatInt(userID, 10),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(a.opts.TokenTTL)),
+		Issuer:    a.opts.Issuer,
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.opts.Secret)
+	if err != nil {
+		return Token{}, fmt.Errorf("sign token: %w", err)
+	}
+	return Token{AccessToken: signed, ExpiresIn: int(a.opts.TokenTTL / time.Second)}, nil
+}
+
+// Authenticate verifies a token and returns its active user. Any fault in
+// the token, or a user who no longer exists or is deactivated, is
+// ErrUnauthorized.
+func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, error) {
+	userID, err := a.verify(token)
+	if err != nil {
+		return models.User{}, err
+	}
+	var user models.User
+	err = a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return models.User{}, ErrUnauthorized
+	case err != nil:
+		return models.User{}, translate(err, "load token user")
+	case !user.IsActive:
+		return models.User{}, ErrUnauthorized
+	}
+	return user, nil
+}
+
+// verify checks the signature (HS256 only), exp (required), iat and nbf,
+// and returns the subject's user id.
+func (a *Auth) verify(token string) (int64, error) {
+	var claims jwt.RegisteredClaims
+	_, err := a.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+		return a.opts.Secret, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	id, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: bad subject", ErrUnauthorized)
+	}
+	return id, nil
+}

@@ -1,0 +1,89 @@
+// Package services holds the business rules and the queries. Every method
+// takes ctx first and runs its queries through db.WithContext(ctx); errors
+// are the sentinels and types below, which controllers map to HTTP.
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/todo-api/todo-api/database"
+)
+
+// Sentinel errors returned by the services.
+var (
+	// ErrNotFound: no such resource for this user.
+	ErrNotFound = errors.New("not found")
+	// ErrPreconditionFailed: If-Match was given and is stale.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrUnauthorized: bad credentials or token, or a deactivated user.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnavailable: the database could not be reached in time.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// FieldError names one invalid field and says why.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every invalid field of a request.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Add records a problem with a field.
+func (e *ValidationError) Add(field, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns e when it holds problems, else nil.
+func (e *ValidationError) Err() error {
+	if e == nil || len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// ConflictError is a unique rule broken: the fields name what is taken.
+type ConflictError struct {
+	Fields []FieldError
+}
+
+func (e *ConflictError) Error() string {
+	names := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		names[i] = f.Field
+	}
+	return "conflict on " + strings.Join(names, ", ")
+}
+
+// translate turns driver failures into service errors: an unreachable
+// database or a request out of time becomes ErrUnavailable; a record not
+// found becomes ErrNotFound. Anything else is returned wrapped as it is.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, context.DeadlineExceeded), database.IsTransient(err):
+		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,50 @@
+package services
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// Optional is a request field that tells "absent" from an explicit null:
+// Set is true when the field was present, Null when its value was null.
+type Optional[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+// Some returns a present, non-null Optional.
+func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, Value: v} }
+
+// Null returns a present, explicitly null Optional.
+func Null[T any]() Optional[T] { return Optional[T]{Set: true, Null: true} }
+
+// UnmarshalJSON records presence and null-ness. encoding/json calls it for
+// null too, which is what lets PATCH clear a field.
+func (o *Optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// checkText validates a string field: no NUL (PostgreSQL cannot store it in
+// text), valid UTF-8, and a length in characters within [min, max].
+func checkText(v *ValidationError, field, s string, min, max int) {
+	switch n := utf8.RuneCountInString(s); {
+	case strings.IndexByte(s, 0) >= 0:
+		v.Add(field, "must not contain NUL characters")
+	case !utf8.ValidString(s):
+		v.Add(field, "must be valid UTF-8")
+	case n < min && min == 1:
+		v.Add(field, "must not be empty")
+	case n < min:
+		v.Add(field, "must be at least %d characters", min)
+	case n > max:
+		v.Add(field, "must be at most %d characters", max)
+	}
+}

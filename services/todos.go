@@ -1,0 +1,282 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/todo-api/todo-api/models"
+)
+
+// Todo field limits (see API.md).
+const (
+	MaxTitleLength       = 255
+	MaxDescriptionLength = 10000
+	MinPriority          = 0
+	MaxPriority          = 5
+	MaxBatchItems        = 1000
+)
+
+// Todos is the todo service. Every method is scoped to one user: another
+// user's todo is ErrNotFound, never a different error.
+type Todos struct {
+	db      *gorm.DB
+	now     func() time.Time
+	cursors cursorCodec
+}
+
+// NewTodos returns the service. cursorKey signs pagination cursors; now is
+// the clock (nil means the wall clock).
+func NewTodos(db *gorm.DB, cursorKey []byte, now func() time.Time) *Todos {
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+	}
+	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}}
+}
+
+// TodoInput is the body of a create or a patch. In a create, absent fields
+// take their defaults; in a patch, absent fields are left alone and a null
+// clears description or due_date.
+type TodoInput struct {
+	Title       Optional[string]    `json:"title"`
+	Description Optional[string]    `json:"description"`
+	Completed   Optional[bool]      `json:"completed"`
+	Priority    Optional[int]       `json:"priority"`
+	DueDate     Optional[time.Time] `json:"due_date"`
+}
+
+// Validate lists every problem of the input, with field names prefixed by
+// prefix (for batch items). creating makes title required.
+func (in TodoInput) Validate(prefix string, creating bool) *ValidationError {
+	v := &ValidationError{}
+	switch {
+	case !in.Title.Set && creating:
+		v.Add(prefix+"title", "is required")
+	case in.Title.Null:
+		v.Add(prefix+"title", "must not be null")
+	case in.Title.Set:
+		checkText(v, prefix+"title", strings.TrimSpace(in.Title.Value), 1, MaxTitleLength)
+	}
+	if in.Description.Set && !in.Description.Null {
+		checkText(v, prefix+"description", in.Description.Value, 0, MaxDescriptionLength)
+	}
+	if in.Completed.Null {
+		v.Add(prefix+"completed", "must be true or false, not null")
+	}
+	if in.Priority.Null {
+		v.Add(prefix+"priority", "must be an integer from %d to %d, not null", MinPriority, MaxPriority)
+	} else if in.Priority.Set && (in.Priority.Value < MinPriority || in.Priority.Value > MaxPriority) {
+		v.Add(prefix+"priority", "must be an integer from %d to %d", MinPriority, MaxPriority)
+	}
+	if in.DueDate.Set && !in.DueDate.Null && (in.DueDate.Value.Year() < 1 || in.DueDate.Value.Year() > 9999) {
+		v.Add(prefix+"due_date", "must be a date-time between years 0001 and 9999")
+	}
+	return v
+}
+
+func (in TodoInput) newTodo(userID int64, now time.Time) models.Todo {
+	t := models.Todo{UserID: userID, Title: strings.TrimSpace(in.Title.Value), CreatedAt: now, UpdatedAt: now}
+	if in.Description.Set && !in.Description.Null {
+		d := in.Description.Value
+		t.Description = &d
+	}
+	t.Completed = in.Completed.Value
+	t.Priority = int16(in.Priority.Value)
+	if in.DueDate.Set && !in.DueDate.Null {
+		d := in.DueDate.Value.UTC()
+		t.DueDate = &d
+	}
+	return t
+}
+
+// Create stores one todo.
+func (s *Todos) Create(ctx context.Context, userID int64, in TodoInput) (models.Todo, error) {
+	if err := in.Validate("", true).Err(); err != nil {
+		return models.Todo{}, err
+	}
+	todo := in.newTodo(userID, s.now())
+	if err := s.db.WithContext(ctx).Create(&todo).Error; err != nil {
+		return models.Todo{}, translate(err, "create todo")
+	}
+	return todo, nil
+}
+
+// CreateBatch stores 1–1000 todos, all or none: every item is validated
+// first (errors name items[i].field), then one multi-row INSERT runs in one
+// transaction.
+func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput) ([]models.Todo, error) {
+	v := &ValidationError{}
+	switch {
+	case len(items) == 0:
+		v.Add("items", "must hold at least 1 todo")
+	case len(items) > MaxBatchItems:
+		v.Add("items", "must hold at most %d todos, got %d", MaxBatchItems, len(items))
+	}
+	for i, in := range items {
+		if len(items) > MaxBatchItems {
+			break
+		}
+		v.Fields = append(v.Fields, in.Validate(fmt.Sprintf("items[%d].", i), true).Fields...)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	todos := make([]models.Todo, len(items))
+	for i, in := range items {
+		todos[i] = in.newTodo(userID, now)
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return tx.Create(&todos).Error
+	})
+	if err != nil {
+		return nil, translate(err, "create todo batch")
+	}
+	return todos, nil
+}
+
+// Get returns one of the user's todos.
+func (s *Todos) Get(ctx context.Context, userID, id int64) (models.Todo, error) {
+	var todo models.Todo
+	err := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&todo).Error
+	if err != nil {
+		return todo, translate(err, fmt.Sprintf("get todo %d", id))
+	}
+	return todo, nil
+}
+
+// Version is a todo's entity tag value: its updated_at in microseconds,
+// base 36. Every write moves updated_at forward, so it changes on every write.
+func Version(t models.Todo) string {
+	return strconv.FormatInt(t.UpdatedAt.UnixMicro(), 36)
+}
+
+// Precondition is a parsed If-Match: nil means unconditional; Any is "*";
+// Versions are the tag values given.
+type Precondition struct {
+	Any      bool
+	Versions []string
+}
+
+// times returns the updated_at instants the precondition accepts.
+func (p *Precondition) times() []time.Time {
+	var out []time.Time
+	for _, v := range p.Versions {
+		if micros, err := strconv.ParseInt(v, 36, 64); err == nil {
+			out = append(out, time.UnixMicro(micros).UTC())
+		}
+	}
+	return out
+}
+
+// conditional narrows a write to the versions If-Match accepts, so the check
+// and the write are one statement: of two writers holding the same version,
+// the second finds no row (PostgreSQL re-checks the WHERE after the first
+// commits) and gets ErrPreconditionFailed.
+func conditional(q *gorm.DB, pre *Precondition) *gorm.DB {
+	if pre == nil || pre.Any {
+		return q
+	}
+	times := pre.times()
+	if len(times) == 0 {
+		return q.Where("false")
+	}
+	return q.Where("updated_at IN ?", times)
+}
+
+// Update applies a patch. With a precondition the write happens only if the
+// todo is still at one of the given versions.
+func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre *Precondition) (models.Todo, error) {
+	if err := in.Validate("", false).Err(); err != nil {
+		return models.Todo{}, err
+	}
+	updates := map[string]any{
+		// Strictly later than before even if the clock stands still or
+		// steps back, so the version always changes.
+		"updated_at": gorm.Expr("GREATEST(?::timestamptz, updated_at + interval '1 microsecond')", s.now()),
+	}
+	if in.Title.Set {
+		updates["title"] = strings.TrimSpace(in.Title.Value)
+	}
+	if in.Description.Set {
+		if in.Description.Null {
+			updates["description"] = nil
+		} else {
+			updates["description"] = in.Description.Value
+		}
+	}
+	if in.Completed.Set {
+		updates["completed"] = in.Completed.Value
+	}
+	if in.Priority.Set {
+		updates["priority"] = in.Priority.Value
+	}
+	if in.DueDate.Set {
+		if in.DueDate.Null {
+			updates["due_date"] = nil
+		} else {
+			updates["due_date"] = in.DueDate.Value.UTC()
+		}
+	}
+	var rows []models.Todo
+	q := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).Where("id = ? AND user_id = ?", id, userID)
+	res := conditional(q, pre).Updates(updates)
+	if res.Error != nil {
+		return models.Todo{}, translate(res.Error, fmt.Sprintf("update todo %d", id))
+	}
+	if len(rows) == 1 {
+		return rows[0], nil
+	}
+	return models.Todo{}, s.missOrStale(ctx, userID, id)
+}
+
+// Delete removes a todo, under the same precondition rules as Update.
+func (s *Todos) Delete(ctx context.Context, userID, id int64, pre *Precondition) error {
+	q := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID)
+	res := conditional(q, pre).Delete(&models.Todo{})
+	if res.Error != nil {
+		return translate(res.Error, fmt.Sprintf("delete todo %d", id))
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	return s.missOrStale(ctx, userID, id)
+}
+
+// missOrStale explains a conditional write that touched no row: the todo
+// does not exist for this user, or the precondition was stale.
+func (s *Todos) missOrStale(ctx context.Context, userID, id int64) error {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&models.Todo{}).Where("id = ? AND user_id = ?", id, userID).Limit(1).Count(&n).Error
+	if err != nil {
+		return translate(err, fmt.Sprintf("check todo %d", id))
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return ErrPreconditionFailed
+}
+
+// errQuery builds a QueryError for one parameter.
+func errQuery(param, format string, args ...any) error {
+	return &QueryError{Fields: []FieldError{{Field: param, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// QueryError is a bad query parameter value (400).
+type QueryError struct {
+	Fields []FieldError
+}
+
+func (e *QueryError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return "bad query: " + strings.Join(parts, "; ")
+}
+

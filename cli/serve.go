@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"

@@ -279,4 +279,3 @@ func (e *QueryError) Error() string {
 	}
 	return "bad query: " + strings.Join(parts, "; ")
 }
-

@@ -86,9 +86,9 @@ func redacted() string {
 }
 
 // Main runs a test package against its own database: created before m.Run,
-// dropped after. *dbURL receives the database's URL. It returns the exit
-// status for os.Exit.
-func Main(m *testing.M, pkg string, dbURL *string) int {
+// dropped after. *dbURL receives the database's URL; setup functions run
+// before the tests (to migrate, say). It returns the exit status for os.Exit.
+func Main(m *testing.M, pkg string, dbURL *string, setup ...func() error) int {
 	ctx := context.Background()
 	name := NewName(pkg)
 	u, err := Create(ctx, name)
@@ -97,7 +97,16 @@ func Main(m *testing.M, pkg string, dbURL *string) int {
 		return 1
 	}
 	*dbURL = u
-	code := m.Run()
+	code := 0
+	for _, f := range setup {
+		if err := f(); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: test setup: %v\n", err)
+			code = 1
+		}
+	}
+	if code == 0 {
+		code = m.Run()
+	}
 	if err := Drop(ctx, name); err != nil {
 		fmt.Fprintf(os.Stderr, "drop test database %s: %v\n", name, err)
 		if code == 0 {

@@ -1,0 +1,301 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/todo-api/todo-api/cli"
+	"github.com/todo-api/todo-api/config"
+	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/internal/testdb"
+	"github.com/todo-api/todo-api/migrations"
+)
+
+var (
+	dbURL string
+	db    *gorm.DB
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testdb.Main(m, "controllers", &dbURL, func() error {
+		var err error
+		db, err = database.Open(context.Background(), database.Options{URL: dbURL, MaxOpenConns: 20, MaxIdleConns: 20, StartupTimeout: 10 * time.Second})
+		if err != nil {
+			return err
+		}
+		_, err = migrations.NewRunner(db, migrations.All(), nil).Up(context.Background(), "")
+		return err
+	}))
+}
+
+// testConfig is the configuration the HTTP tests run with: the shipped
+// defaults, a cheap bcrypt cost, and a rate limit tests do not hit unless
+// they mean to. env overrides any key.
+func testConfig(t testing.TB, env map[string]string) config.Config {
+	t.Helper()
+	vars := map[string]string{"BCRYPT_COST": "4", "AUTH_RATE_LIMIT": "10000", "AUTH_RATE_BURST": "10000", "DATABASE_URL": dbURL}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(config.Options{
+		ConfigFile: "../config.yaml",
+		DotEnvFile: "/nonexistent/.env",
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := vars[k]
+			return v, ok
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// api is the real router over the test database.
+type api struct {
+	t       testing.TB
+	handler http.Handler
+	logs    *logBuffer
+}
+
+func newAPI(t testing.TB, env map[string]string) *api {
+	t.Helper()
+	logs := &logBuffer{}
+	h, err := cli.NewHandler(testConfig(t, env), db, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &api{t: t, handler: h, logs: logs}
+}
+
+var shared *api
+
+// sharedAPI is one router for tests that need no special configuration.
+func sharedAPI(t testing.TB) *api {
+	if shared == nil {
+		shared = newAPI(t, nil)
+	}
+	shared.t = t
+	return shared
+}
+
+// response is a recorded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic value.
+func (r response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("body is not a JSON object (%v): %s", err, r.Body)
+	}
+	return m
+}
+
+// Decode decodes the body into v.
+func (r response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %T: %v: %s", v, err, r.Body)
+	}
+}
+
+// req describes a request. Body is marshalled to JSON unless it is a
+// string or []byte, which are sent as they are.
+type req struct {
+	Method, Path string
+	Token        string
+	Body         any
+	Header       map[string]string
+}
+
+func (a *api) do(r req) response {
+	a.t.Helper()
+	var body io.Reader
+	contentType := ""
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body, contentType = strings.NewReader(b), "application/json"
+	case []byte:
+		body, contentType = bytes.NewReader(b), "application/json"
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		body, contentType = bytes.NewReader(raw), "application/json"
+	}
+	hr := httptest.NewRequest(r.Method, r.Path, body)
+	if contentType != "" {
+		hr.Header.Set("Content-Type", contentType)
+	}
+	if r.Token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	for k, v := range r.Header {
+		if v == "" {
+			hr.Header.Del(k)
+		} else {
+			hr.Header.Set(k, v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, hr)
+	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	return res
+}
+
+// expect checks the status, and that every error is problem+json.
+func expect(t testing.TB, r response, status int) response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
+	}
+	if status >= 400 {
+		checkProblem(t, r)
+	}
+	return r
+}
+
+// problem mirrors the problem document.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+func checkProblem(t testing.TB, r response) problem {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	r.Decode(t, &p)
+	if p.Status != r.Status || p.Type == "" || p.Title == "" || p.Detail == "" {
+		t.Errorf("incomplete problem document: %s", r.Body)
+	}
+	for _, leak := range []string{"SQLSTATE", "gorm", "pgx", "goroutine", ".go:", "sql:"} {
+		if strings.Contains(string(r.Body), leak) {
+			t.Errorf("problem leaks %q: %s", leak, r.Body)
+		}
+	}
+	return p
+}
+
+// fields returns the field names a problem lists.
+func (p problem) fields() []string {
+	out := make([]string, len(p.Errors))
+	for i, e := range p.Errors {
+		out[i] = e.Field
+	}
+	return out
+}
+
+var userSeq atomic.Int64
+
+// account is a registered, logged-in user.
+type account struct {
+	ID       int64
+	Email    string
+	Username string
+	Password string
+	Token    string
+}
+
+// newAccount registers and logs in a fresh user.
+func newAccount(t testing.TB, a *api) account {
+	t.Helper()
+	n := userSeq.Add(1)
+	acc := account{
+		Email:    fmt.Sprintf("user%d-%d@example.com", n, time.Now().UnixNano()%1e6),
+		Username: fmt.Sprintf("user_%d_%d", n, time.Now().UnixNano()%1e6),
+		Password: "correct horse battery",
+	}
+	r := expect(t, a.do(req{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]any{"email": acc.Email, "username": acc.Username, "password": acc.Password}}), http.StatusCreated)
+	var u struct{ ID int64 }
+	r.Decode(t, &u)
+	acc.ID = u.ID
+	acc.Token = login(t, a, acc.Username, acc.Password)
+	return acc
+}
+
+func login(t testing.TB, a *api, username, password string) string {
+	t.Helper()
+	r := expect(t, a.do(req{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]any{"username": username, "password": password}}), http.StatusOK)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	r.Decode(t, &tok)
+	return tok.AccessToken
+}
+
+// todo mirrors a todo in responses.
+type todo struct {
+	ID          int64      `json:"id"`
+	Title       string     `json:"title"`
+	Description *string    `json:"description"`
+	Completed   bool       `json:"completed"`
+	Priority    int        `json:"priority"`
+	DueDate     *time.Time `json:"due_date"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+type todoPage struct {
+	Items      []todo  `json:"items"`
+	Total      int64   `json:"total"`
+	Limit      int     `json:"limit"`
+	Offset     int     `json:"offset"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// createTodo creates a todo and returns it with its ETag.
+func createTodo(t testing.TB, a *api, token string, body map[string]any) (todo, string) {
+	t.Helper()
+	r := expect(t, a.do(req{Method: "POST", Path: "/api/v1/todos", Token: token, Body: body}), http.StatusCreated)
+	var td todo
+	r.Decode(t, &td)
+	return td, r.Header.Get("ETag")
+}
+
+// logBuffer collects log lines from concurrent requests.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,213 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/internal/testdb"
+	"github.com/todo-api/todo-api/migrations"
+	"github.com/todo-api/todo-api/models"
+)
+
+var db *gorm.DB
+
+func TestMain(m *testing.M) {
+	var url string
+	os.Exit(testdb.Main(m, "services", &url, func() error {
+		var err error
+		db, err = database.Open(context.Background(), database.Options{URL: url, MaxOpenConns: 16, MaxIdleConns: 16, StartupTimeout: 10 * time.Second})
+		if err != nil {
+			return err
+		}
+		_, err = migrations.NewRunner(db, migrations.All(), nil).Up(context.Background(), "")
+		return err
+	}))
+}
+
+var seq int
+
+func newUser(t *testing.T) models.User {
+	t.Helper()
+	seq++
+	u := models.User{Email: fmt.Sprintf("svc%d-%d@example.com", seq, time.Now().UnixNano()), Username: fmt.Sprintf("svc_%d_%d", seq, time.Now().UnixNano()%1e9), HashedPassword: "x", IsActive: true}
+	if err := db.Create(&u).Error; err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestVersionAdvancesWithAStoppedClock: the ETag must change on every
+// write even when the clock does not move (or steps back).
+func TestVersionAdvancesWithAStoppedClock(t *testing.T) {
+	ctx := context.Background()
+	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewTodos(db, []byte("k"), func() time.Time { return fixed })
+	u := newUser(t)
+	todo, err := s.Create(ctx, u.ID, TodoInput{Title: Some("clock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{Version(todo): true}
+	for i := range 3 {
+		todo, err = s.Update(ctx, u.ID, todo.ID, TodoInput{}, &Precondition{Versions: []string{Version(todo)}})
+		if err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		if seen[Version(todo)] {
+			t.Fatalf("update %d reused version %s", i, Version(todo))
+		}
+		seen[Version(todo)] = true
+	}
+}
+
+func TestPreconditionFailures(t *testing.T) {
+	ctx := context.Background()
+	s := NewTodos(db, []byte("k"), nil)
+	u := newUser(t)
+	todo, err := s.Create(ctx, u.ID, TodoInput{Title: Some("pre")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pre := range map[string]*Precondition{
+		"empty list":   {Versions: []string{}},
+		"not base36":   {Versions: []string{"!!"}},
+		"other moment": {Versions: []string{"1"}},
+	} {
+		if _, err := s.Update(ctx, u.ID, todo.ID, TodoInput{}, pre); !errors.Is(err, ErrPreconditionFailed) {
+			t.Errorf("%s: Update err = %v, want ErrPreconditionFailed", name, err)
+		}
+		if err := s.Delete(ctx, u.ID, todo.ID, pre); !errors.Is(err, ErrPreconditionFailed) {
+			t.Errorf("%s: Delete err = %v, want ErrPreconditionFailed", name, err)
+		}
+	}
+	other := newUser(t)
+	if _, err := s.Update(ctx, other.ID, todo.ID, TodoInput{}, &Precondition{Versions: []string{Version(todo)}}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("other user's Update err = %v, want ErrNotFound", err)
+	}
+}
+
+// TestConcurrentRegistration: the same email registered at once by many
+// clients gives one user and conflicts, never an internal error.
+func TestConcurrentRegistration(t *testing.T) {
+	ctx := context.Background()
+	auth, err := NewAuth(db, AuthOptions{Secret: []byte(strings.Repeat("s", 32)), TokenTTL: time.Hour, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = auth.Register(ctx, RegisterInput{Email: Some("race@example.com"), Username: Some(fmt.Sprintf("Racer%d", i)), Password: Some("password123")})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		var ce *ConflictError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &ce) && len(ce.Fields) == 1 && ce.Fields[0].Field == "email":
+		default:
+			t.Errorf("err = %v, want success or an email conflict", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d registrations succeeded, want 1", ok)
+	}
+}
+
+// TestBatchIsAllOrNothingInTheDatabase: when the database refuses the
+// batch (here: the user vanished), no row of it remains.
+func TestBatchIsAllOrNothingInTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s := NewTodos(db, []byte("k"), nil)
+	u := newUser(t)
+	if err := db.Delete(&models.User{}, u.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CreateBatch(ctx, u.ID, []TodoInput{{Title: Some("a")}, {Title: Some("b")}})
+	if err == nil {
+		t.Fatal("batch for a missing user succeeded")
+	}
+	var n int64
+	db.Model(&models.Todo{}).Where("user_id = ?", u.ID).Count(&n)
+	if n != 0 {
+		t.Errorf("%d rows of a failed batch remain", n)
+	}
+}
+
+func TestCursorCodec(t *testing.T) {
+	cc := cursorCodec{key: []byte("key-one")}
+	c := cursor{Sort: "-priority", Filters: "f", Value: int64(3), ID: 42}
+	s := cc.encode(c)
+	got, err := cc.decode(s)
+	if err != nil || got.ID != 42 || got.Sort != "-priority" || got.Value != float64(3) {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	body, sig, _ := strings.Cut(s, ".")
+	tampered := []string{
+		body[:len(body)-2] + "AA" + "." + sig,
+		body + "." + sig[:len(sig)-2] + "AA",
+		body,
+		"",
+		"%%%.%%%",
+		strings.Repeat("A", 5000),
+	}
+	for _, bad := range tampered {
+		if _, err := cc.decode(bad); err == nil {
+			t.Errorf("decode(%q) accepted a tampered cursor", bad)
+		}
+	}
+	if _, err := (cursorCodec{key: []byte("key-two")}).decode(s); err == nil {
+		t.Error("a cursor signed with another key was accepted")
+	}
+}
+
+func TestEscapeLike(t *testing.T) {
+	tests := map[string]string{`50%`: `50\%`, `a_b`: `a\_b`, `c:\dir`: `c:\\dir`, `plain`: `plain`}
+	for in, want := range tests {
+		if got := escapeLike(in); got != want {
+			t.Errorf("escapeLike(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTokenRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	auth, err := NewAuth(db, AuthOptions{Secret: []byte(strings.Repeat("s", 32)), TokenTTL: time.Minute, BcryptCost: 4, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t)
+	tok, err := auth.issue(u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := auth.Authenticate(ctx, tok.AccessToken); err != nil || got.ID != u.ID {
+		t.Fatalf("Authenticate = %v, %v", got.ID, err)
+	}
+	// Within the leeway after expiry the token still works; past it, not.
+	now = now.Add(time.Minute + tokenLeeway/2)
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+		t.Errorf("token refused within the leeway: %v", err)
+	}
+	now = now.Add(tokenLeeway)
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("expired token: err = %v, want ErrUnauthorized", err)
+	}
+}

@@ -10,8 +10,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
@@ -72,13 +75,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer closeDB(db)
 
-	router, err := NewHandler(cfg, db, log)
+	app, err := NewHandler(cfg, db, log)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
-		Handler:           router,
+		Handler:           app.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -98,18 +101,35 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	// Readiness first, so that load balancers stop routing here; then the
+	// listener closes and in-flight requests finish (bounded); the pool
+	// closes last, when serve returns.
+	app.StartDraining()
+	log.Info("shutting down: readiness off", "drain_delay", cfg.ShutdownDrainDelay, "timeout", cfg.ShutdownTimeout)
+	time.Sleep(cfg.ShutdownDrainDelay)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", cfg.ShutdownTimeout, err)
 	}
-	log.Info("stopped")
+	log.Info("stopped: all in-flight requests answered")
 	return nil
 }
 
-// NewHandler wires the services over db into the HTTP router.
-func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (http.Handler, error) {
+// App is the HTTP side of the service: the handler, and the switch that
+// turns readiness off while shutting down.
+type App struct {
+	Handler  http.Handler
+	draining *atomic.Bool
+}
+
+// StartDraining makes /readyz answer 503 so load balancers stop sending
+// new requests before the listener closes.
+func (a *App) StartDraining() { a.draining.Store(true) }
+
+// NewHandler wires the services over db into the HTTP router, with
+// Prometheus metrics of the requests, the Go runtime and the pool.
+func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 	auth, err := services.NewAuth(db, services.AuthOptions{
 		Secret:     []byte(cfg.BetterAuthSecret),
 		TokenTTL:   cfg.AccessTokenTTL,
@@ -119,14 +139,30 @@ func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (http.Handler,
 	if err != nil {
 		return nil, err
 	}
-	return controllers.NewRouter(controllers.Deps{
-		Config: cfg,
-		Log:    log,
-		Ready:  readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log)},
-		Auth:   auth,
-		Users:  services.NewUsers(db, cfg.BcryptCost, nil),
-		Todos:  services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
-	}), nil
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(sqlDB, "todo"),
+	)
+	draining := &atomic.Bool{}
+	router, err := controllers.NewRouter(controllers.Deps{
+		Config:  cfg,
+		Log:     log,
+		Ready:   readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log), draining: draining},
+		Auth:    auth,
+		Users:   services.NewUsers(db, cfg.BcryptCost, nil),
+		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
+		Metrics: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Handler: router, draining: draining}, nil
 }
 
 // cursorKey derives the pagination cursor signing key from the auth
@@ -140,11 +176,15 @@ func cursorKey(secret string) []byte {
 // readiness answers /readyz: the database answers a ping within a second,
 // and the schema is at the newest migration of this build.
 type readiness struct {
-	db     *gorm.DB
-	runner *migrations.Runner
+	db       *gorm.DB
+	runner   *migrations.Runner
+	draining *atomic.Bool
 }
 
 func (r readiness) Ready(ctx context.Context) error {
+	if r.draining.Load() {
+		return errors.New("shutting down")
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	sqlDB, err := r.db.DB()

@@ -61,7 +61,10 @@ type Config struct {
 
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
+	// ShutdownDrainDelay is how long readiness reports 503 before the
+	// listener closes, for load balancers to notice.
+	ShutdownDrainDelay time.Duration `mapstructure:"shutdown_drain_delay"`
+	RequestTimeout     time.Duration `mapstructure:"request_timeout"`
 }
 
 // defaults are the values used when neither config.yaml, .env nor the
@@ -91,6 +94,7 @@ var defaults = map[string]any{
 	"auth_rate_burst":       20,
 	"max_body_bytes":        1 << 20,
 	"shutdown_timeout":      "20s",
+	"shutdown_drain_delay":  "1s",
 	"request_timeout":       "15s",
 }
 

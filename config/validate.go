@@ -62,8 +62,9 @@ func (c Config) Validate() error {
 	nonNegative := map[string]time.Duration{
 		"DB_CONN_MAX_LIFETIME":  c.DBConnMaxLifetime,
 		"DB_CONN_MAX_IDLE_TIME": c.DBConnMaxIdleTime,
+		"SHUTDOWN_DRAIN_DELAY":  c.ShutdownDrainDelay,
 	}
-	for _, key := range []string{"DB_CONN_MAX_LIFETIME", "DB_CONN_MAX_IDLE_TIME"} {
+	for _, key := range []string{"DB_CONN_MAX_LIFETIME", "DB_CONN_MAX_IDLE_TIME", "SHUTDOWN_DRAIN_DELAY"} {
 		if nonNegative[key] < 0 {
 			bad(key, "must not be negative, got %s", nonNegative[key])
 		}

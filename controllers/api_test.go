@@ -463,11 +463,11 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	h, err := cli.NewHandler(testConfig(t, map[string]string{"DATABASE_URL": url}), fresh, slog.New(slog.NewJSONHandler(logs, nil)))
+	app, err := cli.NewHandler(testConfig(t, map[string]string{"DATABASE_URL": url}), fresh, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api{t: t, handler: h, logs: logs}
+	a := &api{t: t, handler: app.Handler, logs: logs}
 	acc := newAccount(t, a)
 	if err := fresh.Exec("ALTER TABLE todos RENAME COLUMN title TO title_gone").Error; err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -101,8 +103,11 @@ func (in loginRequest) validate() *services.ValidationError {
 		name string
 		o    services.Optional[string]
 	}{{"username", in.Username}, {"password", in.Password}} {
-		if !f.o.Set || f.o.Null || f.o.Value == "" {
+		switch {
+		case !f.o.Set || f.o.Null || f.o.Value == "":
 			v.Add(f.name, "is required")
+		case strings.IndexByte(f.o.Value, 0) >= 0 || !utf8.ValidString(f.o.Value):
+			v.Add(f.name, "must be valid UTF-8 text without NUL characters")
 		}
 	}
 	return v

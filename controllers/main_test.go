@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -75,11 +74,11 @@ type api struct {
 func newAPI(t testing.TB, env map[string]string) *api {
 	t.Helper()
 	logs := &logBuffer{}
-	h, err := cli.NewHandler(testConfig(t, env), db, slog.New(slog.NewJSONHandler(logs, nil)))
+	app, err := cli.NewHandler(testConfig(t, env), db, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &api{t: t, handler: h, logs: logs}
+	return &api{t: t, handler: app.Handler, logs: logs}
 }
 
 var shared *api
@@ -129,22 +128,22 @@ type req struct {
 
 func (a *api) do(r req) response {
 	a.t.Helper()
-	var body io.Reader
+	var raw []byte
 	contentType := ""
 	switch b := r.Body.(type) {
 	case nil:
 	case string:
-		body, contentType = strings.NewReader(b), "application/json"
+		raw, contentType = []byte(b), "application/json"
 	case []byte:
-		body, contentType = bytes.NewReader(b), "application/json"
+		raw, contentType = b, "application/json"
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			a.t.Fatal(err)
 		}
-		body, contentType = bytes.NewReader(raw), "application/json"
+		contentType = "application/json"
 	}
-	hr := httptest.NewRequest(r.Method, r.Path, body)
+	hr := httptest.NewRequest(r.Method, r.Path, bytes.NewReader(raw))
 	if contentType != "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
@@ -158,10 +157,11 @@ func (a *api) do(r req) response {
 			hr.Header.Set(k, v)
 		}
 	}
+	header := hr.Header.Clone()
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, hr)
-	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	return res
+	checkSpec(a.t, r.Method, r.Path, header, raw, rec)
+	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }
 
 // expect checks the status, and that every error is problem+json.

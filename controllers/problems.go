@@ -89,6 +89,9 @@ func writeError(c *gin.Context, err error) {
 		writeProblem(c, http.StatusBadRequest, "One or more query parameters are invalid; see errors.", qe.Fields)
 	case errors.As(err, &ce):
 		writeProblem(c, http.StatusConflict, "A unique value is already in use; see errors.", ce.Fields)
+	case errors.Is(err, services.ErrUnstorable):
+		logger(c).Warn("database refused a value", "err", err)
+		writeProblem(c, http.StatusUnprocessableEntity, "A value in the request cannot be stored (bad encoding or out of range).", nil)
 	case errors.Is(err, services.ErrNotFound):
 		writeProblem(c, http.StatusNotFound, "No such resource.", nil)
 	case errors.Is(err, services.ErrPreconditionFailed):

@@ -5,13 +5,16 @@ package controllers
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
-	"time"
+	"strings"
 
-	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/todo-api/todo-api/apidocs"
 	"github.com/todo-api/todo-api/config"
 )
 
@@ -28,10 +31,13 @@ type Deps struct {
 	Auth   AuthService
 	Users  UserService
 	Todos  TodoService
+	// Metrics is where request metrics are registered and what /metrics
+	// serves; nil means a private registry.
+	Metrics *prometheus.Registry
 }
 
 // NewRouter builds the HTTP handler with every route and middleware.
-func NewRouter(d Deps) *gin.Engine {
+func NewRouter(d Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -40,7 +46,11 @@ func NewRouter(d Deps) *gin.Engine {
 	r.SetTrustedProxies(nil)
 	r.ForwardedByClientIP = false
 
-	r.Use(requestID(d.Log), accessLog(), recoverPanics(), securityHeaders(), corsPolicy(d.Config.AllowedOrigins))
+	reg := d.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	r.Use(requestID(d.Log), accessLog(), newHTTPMetrics(reg).middleware(), recoverPanics(), securityHeaders(), corsPolicy(d.Config.AllowedOrigins))
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "No route matches "+c.Request.Method+" "+c.Request.URL.Path+".", nil)
 	})
@@ -58,6 +68,30 @@ func NewRouter(d Deps) *gin.Engine {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	})
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+
+	spec, err := apidocs.Spec(d.Config.APIV1Prefix, d.Config.ProjectName)
+	if err != nil {
+		return nil, err
+	}
+	r.GET("/openapi.json", func(c *gin.Context) {
+		c.Data(http.StatusOK, "application/json", spec)
+	})
+	r.GET("/docs", func(c *gin.Context) {
+		c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(apidocs.Page))
+	})
+	assetFS := apidocs.Assets()
+	assets := http.FileServer(http.FS(assetFS))
+	r.GET("/docs/assets/*file", func(c *gin.Context) {
+		name := strings.TrimPrefix(c.Param("file"), "/")
+		if info, err := fs.Stat(assetFS, name); err != nil || info.IsDir() {
+			writeProblem(c, http.StatusNotFound, "No such file.", nil)
+			return
+		}
+		c.Request.URL.Path = "/" + name
+		c.Header("Cache-Control", "public, max-age=86400")
+		assets.ServeHTTP(c.Writer, c.Request)
 	})
 
 	maxBytes := d.Config.MaxBodyBytes
@@ -82,30 +116,53 @@ func NewRouter(d Deps) *gin.Engine {
 	private.GET("/todos/:id", todos.get)
 	private.PATCH("/todos/:id", todos.update)
 	private.DELETE("/todos/:id", todos.remove)
-	return r
+	return r, nil
 }
 
 // corsPolicy lets the configured origins call the API from a browser and
 // read the headers a frontend needs (ETag for If-Match, Location, the
-// request id).
+// request id). Requests from other origins get no CORS headers, and so are
+// blocked by the browser, but are otherwise served as usual: a 403 would
+// break non-browser clients that happen to send Origin.
 func corsPolicy(origins []string) gin.HandlerFunc {
-	cfg := cors.Config{
-		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodOptions},
-		AllowHeaders:     []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", requestIDHeader},
-		ExposeHeaders:    []string{"ETag", "Location", requestIDHeader, "Retry-After"},
-		AllowCredentials: false,
-		MaxAge:           10 * time.Minute,
-	}
+	allowed := make(map[string]bool, len(origins))
+	allowAll := false
 	for _, o := range origins {
-		if o == "*" {
-			cfg.AllowAllOrigins = true
-		}
+		allowed[strings.TrimSuffix(o, "/")] = true
+		allowAll = allowAll || o == "*"
 	}
-	if !cfg.AllowAllOrigins {
-		cfg.AllowOrigins = origins
-		if len(origins) == 0 {
-			cfg.AllowOriginFunc = func(string) bool { return false }
+	const (
+		methods = "GET, POST, PATCH, DELETE, OPTIONS"
+		headers = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID"
+		exposed = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate"
+	)
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin == "" {
+			c.Next()
+			return
 		}
+		h := c.Writer.Header()
+		h.Add("Vary", "Origin")
+		if !allowAll && !allowed[origin] {
+			c.Next()
+			return
+		}
+		if allowAll {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Set("Access-Control-Allow-Origin", origin)
+		}
+		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Methods", methods)
+			h.Set("Access-Control-Allow-Headers", headers)
+			h.Set("Access-Control-Max-Age", "600")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		h.Set("Access-Control-Expose-Headers", exposed)
+		c.Next()
 	}
-	return cors.New(cfg)
 }

@@ -22,6 +22,7 @@ type TodoService interface {
 	Update(ctx context.Context, userID, id int64, in services.TodoInput, pre *services.Precondition) (models.Todo, error)
 	Delete(ctx context.Context, userID, id int64, pre *services.Precondition) error
 	List(ctx context.Context, userID int64, q services.ListQuery) (services.Page, error)
+	CheckQuery(q services.ListQuery) []services.FieldError
 }
 
 type todoHandlers struct {
@@ -105,9 +106,13 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	v := &services.ValidationError{}
+	v := &services.ValidationError{Fields: decoding}
+	itemsDecoded := true
+	for _, f := range decoding {
+		itemsDecoded = itemsDecoded && f.Field != "items"
+	}
 	switch {
-	case len(decoding) > 0:
+	case !itemsDecoded:
 	case !req.Items.Set || req.Items.Null:
 		v.Add("items", "is required: an array of 1 to %d todos", services.MaxBatchItems)
 	case len(req.Items.Value) == 0:
@@ -115,8 +120,8 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 	case len(req.Items.Value) > services.MaxBatchItems:
 		v.Add("items", "must hold at most %d todos, got %d", services.MaxBatchItems, len(req.Items.Value))
 	}
-	if err := validationFailure(decoding, v); err != nil {
-		writeError(c, err)
+	if len(req.Items.Value) > services.MaxBatchItems {
+		writeError(c, v)
 		return
 	}
 	items := make([]services.TodoInput, len(req.Items.Value))
@@ -206,9 +211,9 @@ func (h todoHandlers) remove(c *gin.Context) {
 
 // list: GET /todos.
 func (h todoHandlers) list(c *gin.Context) {
-	q, err := ParseListQuery(c.Request.URL.RawQuery)
-	if err != nil {
-		writeError(c, err)
+	q, problems := ParseListQuery(c.Request.URL.RawQuery)
+	if problems = dedupe(append(problems, h.todos.CheckQuery(q)...)); len(problems) > 0 {
+		writeError(c, &services.QueryError{Fields: problems})
 		return
 	}
 	page, err := h.todos.List(c.Request.Context(), currentUser(c).ID, q)

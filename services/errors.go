@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"github.com/todo-api/todo-api/database"
@@ -24,6 +25,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrUnavailable: the database could not be reached in time.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrUnstorable: the database refused a value as data (SQLSTATE class
+	// 22: bad encoding, out of range) that validation let through.
+	ErrUnstorable = errors.New("value cannot be stored")
 )
 
 // FieldError names one invalid field and says why.
@@ -84,6 +88,10 @@ func translate(err error, what string) error {
 		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s: %w", what, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		return fmt.Errorf("%s: %w: %w", what, ErrUnstorable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

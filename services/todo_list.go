@@ -1,6 +1,7 @@
 package services
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -75,29 +76,11 @@ type Page struct {
 // number of all matches. Pages come by offset or, with a cursor, by keyset:
 // a cursor page costs the same however deep it is.
 func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, error) {
-	if q.Sort == "" {
-		q.Sort = DefaultSort
+	q = q.withDefaults()
+	if problems := s.CheckQuery(q); len(problems) > 0 {
+		return Page{}, &QueryError{Fields: problems}
 	}
-	if q.Limit == 0 {
-		q.Limit = DefaultLimit
-	}
-	spec, ok := sorts[q.Sort]
-	switch {
-	case !ok:
-		return Page{}, errQuery("sort", "must be one of %s", strings.Join(SortKeys, ", "))
-	case q.Limit < 1 || q.Limit > MaxLimit:
-		return Page{}, errQuery("limit", "must be an integer from 1 to %d", MaxLimit)
-	case q.Offset < 0:
-		return Page{}, errQuery("offset", "must be an integer of at least 0")
-	case q.Cursor != "" && q.Offset != 0:
-		return Page{}, errQuery("cursor", "cannot be combined with offset")
-	case q.MinPriority != nil && (*q.MinPriority < MinPriority || *q.MinPriority > MaxPriority):
-		return Page{}, errQuery("min_priority", "must be an integer from %d to %d", MinPriority, MaxPriority)
-	case len([]rune(q.Q)) > MaxQueryLength:
-		return Page{}, errQuery("q", "must be at most %d characters", MaxQueryLength)
-	case strings.IndexByte(q.Q, 0) >= 0:
-		return Page{}, errQuery("q", "must not contain NUL characters")
-	}
+	spec := sorts[q.Sort]
 	fingerprint := q.fingerprint()
 
 	db := s.db.WithContext(ctx)
@@ -110,17 +93,8 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 
 	page := filtered.Session(&gorm.Session{})
 	if q.Cursor != "" {
-		c, err := s.cursors.decode(q.Cursor)
-		if err != nil {
-			return Page{}, errQuery("cursor", "is not a valid cursor; start again without one")
-		}
-		if c.Sort != q.Sort || c.Filters != fingerprint {
-			return Page{}, errQuery("cursor", "was issued for another sort or other filters; start again without one")
-		}
-		after, args, err := spec.after(c)
-		if err != nil {
-			return Page{}, errQuery("cursor", "is not a valid cursor; start again without one")
-		}
+		c, _ := s.cursors.decode(q.Cursor) // checked by CheckQuery
+		after, args, _ := spec.after(c)
 		page = page.Where(after, args...)
 	} else if q.Offset > 0 {
 		page = page.Offset(q.Offset)
@@ -141,6 +115,65 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 		result.NextCursor = &next
 	}
 	return result, nil
+}
+
+func (q ListQuery) withDefaults() ListQuery {
+	if q.Sort == "" {
+		q.Sort = DefaultSort
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultLimit
+	}
+	return q
+}
+
+// CheckQuery lists every problem with a listing query (zero Sort and Limit
+// mean the defaults): ranges, the sort key, and the cursor, which must be
+// one this service signed, for the same sort and filters.
+func (s *Todos) CheckQuery(q ListQuery) []FieldError {
+	q = q.withDefaults()
+	var problems []FieldError
+	add := func(field, format string, args ...any) {
+		problems = append(problems, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	spec, sortOK := sorts[q.Sort]
+	if !sortOK {
+		add("sort", "must be one of %s", strings.Join(SortKeys, ", "))
+	}
+	if q.Limit < 1 || q.Limit > MaxLimit {
+		add("limit", "must be an integer from 1 to %d", MaxLimit)
+	}
+	if q.Offset < 0 {
+		add("offset", "must be an integer of at least 0")
+	}
+	if q.MinPriority != nil && (*q.MinPriority < MinPriority || *q.MinPriority > MaxPriority) {
+		add("min_priority", "must be an integer from %d to %d", MinPriority, MaxPriority)
+	}
+	if len([]rune(q.Q)) > MaxQueryLength {
+		add("q", "must be at most %d characters", MaxQueryLength)
+	} else if strings.IndexByte(q.Q, 0) >= 0 {
+		add("q", "must not contain NUL characters")
+	}
+	if q.Cursor == "" {
+		return problems
+	}
+	if q.Offset != 0 {
+		add("cursor", "cannot be combined with offset")
+		return problems
+	}
+	c, err := s.cursors.decode(q.Cursor)
+	switch {
+	case err != nil:
+		add("cursor", "is not a valid cursor; start again without one")
+	case !sortOK:
+	case c.Sort != q.Sort || c.Filters != q.fingerprint():
+		add("cursor", "was issued for another sort or other filters; start again without one")
+	default:
+		if _, _, err := spec.after(c); err != nil {
+			add("cursor", "is not a valid cursor; start again without one")
+		}
+	}
+	return problems
 }
 
 func applyFilters(db *gorm.DB, q ListQuery) *gorm.DB {
@@ -227,15 +260,16 @@ func (spec sortSpec) after(c cursor) (string, []any, error) {
 		if !spec.nullable {
 			return "", nil, fmt.Errorf("null cursor value for %s", spec.column)
 		}
-	case float64: // JSON numbers
-		if v != float64(int64(v)) {
-			return "", nil, fmt.Errorf("fractional cursor value")
+	case json.Number: // decoded with UseNumber: exact for any int64
+		n, err := v.Int64()
+		if err != nil {
+			return "", nil, fmt.Errorf("non-integer cursor value")
 		}
 		switch spec.column {
 		case "created_at", "due_date":
-			value = time.UnixMicro(int64(v)).UTC()
+			value = time.UnixMicro(n).UTC()
 		case "priority":
-			value = int64(v)
+			value = n
 		default:
 			return "", nil, fmt.Errorf("numeric cursor value for %s", spec.column)
 		}
@@ -264,6 +298,11 @@ func (spec sortSpec) after(c cursor) (string, []any, error) {
 	}
 }
 
+// maxCursorLength bounds what decode reads: the longest cursor (a 255
+// character title of control characters, each escaped to six bytes) is
+// about 2,200 characters.
+const maxCursorLength = 4096
+
 // cursorCodec signs cursors so that a tampered one is refused rather than
 // trusted: base64url(JSON) "." base64url(HMAC-SHA256[:16]).
 type cursorCodec struct {
@@ -271,7 +310,11 @@ type cursorCodec struct {
 }
 
 func (cc cursorCodec) encode(c cursor) string {
-	payload, _ := json.Marshal(c)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keeps cursors of titles full of <>& short
+	enc.Encode(c)
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(cc.sign(payload))
 }
 
@@ -284,7 +327,7 @@ func (cc cursorCodec) sign(payload []byte) []byte {
 
 func (cc cursorCodec) decode(s string) (cursor, error) {
 	var c cursor
-	if len(s) > 2048 {
+	if len(s) > maxCursorLength {
 		return c, fmt.Errorf("cursor too long")
 	}
 	body, sig, ok := strings.Cut(s, ".")
@@ -302,7 +345,9 @@ func (cc cursorCodec) decode(s string) (cursor, error) {
 	if !hmac.Equal(given, cc.sign(payload)) {
 		return c, fmt.Errorf("cursor signature mismatch")
 	}
-	if err := json.Unmarshal(payload, &c); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&c); err != nil {
 		return c, err
 	}
 	return c, nil

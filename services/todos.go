@@ -73,8 +73,10 @@ func (in TodoInput) Validate(prefix string, creating bool) *ValidationError {
 	} else if in.Priority.Set && (in.Priority.Value < MinPriority || in.Priority.Value > MaxPriority) {
 		v.Add(prefix+"priority", "must be an integer from %d to %d", MinPriority, MaxPriority)
 	}
-	if in.DueDate.Set && !in.DueDate.Null && (in.DueDate.Value.Year() < 1 || in.DueDate.Value.Year() > 9999) {
-		v.Add(prefix+"due_date", "must be a date-time between years 0001 and 9999")
+	if in.DueDate.Set && !in.DueDate.Null {
+		if y := in.DueDate.Value.UTC().Year(); y < 1 || y > 9999 {
+			v.Add(prefix+"due_date", "must be a date-time between the years 0001 and 9999 (in UTC)")
+		}
 	}
 	return v
 }
@@ -88,10 +90,16 @@ func (in TodoInput) newTodo(userID int64, now time.Time) models.Todo {
 	t.Completed = in.Completed.Value
 	t.Priority = int16(in.Priority.Value)
 	if in.DueDate.Set && !in.DueDate.Null {
-		d := in.DueDate.Value.UTC()
+		d := storedTime(in.DueDate.Value)
 		t.DueDate = &d
 	}
 	return t
+}
+
+// storedTime is t as PostgreSQL keeps it: UTC, to the microsecond, so the
+// value a write answers with is the value later reads return.
+func storedTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // Create stores one todo.
@@ -220,7 +228,7 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 		if in.DueDate.Null {
 			updates["due_date"] = nil
 		} else {
-			updates["due_date"] = in.DueDate.Value.UTC()
+			updates["due_date"] = storedTime(in.DueDate.Value)
 		}
 	}
 	var rows []models.Todo
@@ -260,11 +268,6 @@ func (s *Todos) missOrStale(ctx context.Context, userID, id int64) error {
 		return ErrNotFound
 	}
 	return ErrPreconditionFailed
-}
-
-// errQuery builds a QueryError for one parameter.
-func errQuery(param, format string, args ...any) error {
-	return &QueryError{Fields: []FieldError{{Field: param, Message: fmt.Sprintf(format, args...)}}}
 }
 
 // QueryError is a bad query parameter value (400).

@@ -1,0 +1,1550 @@
+package controllers_test
+
+// Request validation through the real router: every field limit at and just
+// past its boundary, every bad field listed, read-only fields refused and
+// never applied, batch all-or-nothing, and the body format rules (400, 413).
+// The contract is /work/shared/API.md.
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// ---------------------------------------------------------------------------
+// helpers
+
+const (
+	valBodyLimit  = 1 << 20 // MAX_BODY_BYTES default
+	valPassword   = "correct horse battery"
+	valRegister   = "/api/v1/auth/register"
+	valLogin      = "/api/v1/auth/login"
+	valMePath     = "/api/v1/users/me"
+	valTodosPath  = "/api/v1/todos"
+	valBatchPath  = "/api/v1/todos/batch"
+	valEmailTail  = "@example.com"
+	valSQLishText = "'); DROP TABLE todos; --"
+)
+
+// valName returns a fresh name that is a valid username (and email local
+// part), starting with prefix.
+func valName(prefix string) string {
+	return fmt.Sprintf("%s%d_%d", prefix, userSeq.Add(1), time.Now().UnixNano()%1e6)
+}
+
+var valShortSeq atomic.Int64
+
+// valShortName returns a fresh 3-character username.
+func valShortName() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789_.-"
+	n := (time.Now().UnixNano()/997 + valShortSeq.Add(1)*7919) % (39 * 39 * 39)
+	b := make([]byte, 3)
+	for i := range b {
+		b[i] = alphabet[n%39]
+		n /= 39
+	}
+	return string(b)
+}
+
+// valPad pads s with fill up to n characters (runes).
+func valPad(s string, n int, fill string) string {
+	if k := n - utf8.RuneCountInString(s); k > 0 {
+		return s + strings.Repeat(fill, k)
+	}
+	return s
+}
+
+// valEmail returns a fresh valid email exactly n bytes long.
+func valEmail(n int) string {
+	return valPad(valName("e"), n-len(valEmailTail), "a") + valEmailTail
+}
+
+// valProblem checks the status and the problem document, and returns it.
+func valProblem(t testing.TB, r response, status int) problem {
+	t.Helper()
+	expect(t, r, status)
+	var p problem
+	r.Decode(t, &p)
+	return p
+}
+
+// valWantFields checks that r is a problem with status that lists exactly
+// the fields want (in any order).
+func valWantFields(t testing.TB, r response, status int, want ...string) {
+	t.Helper()
+	got := valProblem(t, r, status).fields()
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
+		t.Errorf("errors[].field = %q, want %q; body: %s", got, want, r.Body)
+	}
+}
+
+// valWantClientError checks that r is a 4xx problem (never a 5xx).
+func valWantClientError(t testing.TB, r response, allowed ...int) {
+	t.Helper()
+	if r.Status < 400 || r.Status >= 500 || (len(allowed) > 0 && !slices.Contains(allowed, r.Status)) {
+		t.Fatalf("status = %d, want a client error %v; body: %.300s", r.Status, allowed, r.Body)
+	}
+	checkProblem(t, r)
+}
+
+// valUser mirrors a user in responses.
+type valUser struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Username  string    `json:"username"`
+	IsActive  bool      `json:"is_active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func valMe(t testing.TB, a *api, token string) valUser {
+	t.Helper()
+	var u valUser
+	expect(t, a.do(req{Method: "GET", Path: valMePath, Token: token}), http.StatusOK).Decode(t, &u)
+	return u
+}
+
+func valRegisterBody(email, username, password any) map[string]any {
+	return map[string]any{"email": email, "username": username, "password": password}
+}
+
+// valTotal is the number of todos the user has.
+func valTotal(t testing.TB, a *api, token string) int64 {
+	t.Helper()
+	var p todoPage
+	expect(t, a.do(req{Method: "GET", Path: valTodosPath + "?limit=1", Token: token}), http.StatusOK).Decode(t, &p)
+	return p.Total
+}
+
+// valGetTodo reads a todo back, with its ETag.
+func valGetTodo(t testing.TB, a *api, token string, id int64) (todo, string) {
+	t.Helper()
+	r := expect(t, a.do(req{Method: "GET", Path: valTodoPath(id), Token: token}), http.StatusOK)
+	var td todo
+	r.Decode(t, &td)
+	return td, r.Header.Get("ETag")
+}
+
+func valTodoPath(id int64) string { return valTodosPath + "/" + strconv.FormatInt(id, 10) }
+
+// valSameTodo reports whether two todos are equal field by field.
+func valSameTodo(a, b todo) bool {
+	sameStr := func(x, y *string) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	sameTime := func(x, y *time.Time) bool { return (x == nil) == (y == nil) && (x == nil || x.Equal(*y)) }
+	return a.ID == b.ID && a.Title == b.Title && sameStr(a.Description, b.Description) &&
+		a.Completed == b.Completed && a.Priority == b.Priority && sameTime(a.DueDate, b.DueDate) &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+}
+
+func valStr(s string) *string { return &s }
+
+func valDesc(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return strconv.Quote(*p)
+}
+
+// valSwapCase swaps the case of ASCII letters.
+func valSwapCase(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return r
+	}, s)
+}
+
+// valNested returns a JSON array nested depth levels deep.
+func valNested(depth int) string {
+	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
+}
+
+// valNestedObject returns a JSON object nested depth levels deep.
+func valNestedObject(depth int) string {
+	return strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
+}
+
+// valRawTodo decodes a todo response into a generic map, to look at the
+// JSON as written (null vs value, the time zone suffix).
+func valRawTodo(t testing.TB, r response) map[string]any {
+	t.Helper()
+	return r.JSON(t)
+}
+
+// ---------------------------------------------------------------------------
+// register
+
+func TestValidationRegisterEmail(t *testing.T) {
+	cases := []struct {
+		name   string
+		email  func() any
+		status int    // 201 or 422; 0 means 201 or 422 are both acceptable
+		want   string // the stored email, when created
+	}{
+		{name: "plain", email: func() any { return valName("plain") + "@example.com" }, status: 201},
+		{name: "plus tag and dots", email: func() any { return "first.last+" + valName("t") + "@mail.example.co.uk" }, status: 201},
+		{name: "apostrophe hyphen underscore", email: func() any { return "o'brien_" + valName("x") + "-y@example-domain.ie" }, status: 201},
+		{name: "255 bytes", email: func() any { return valEmail(255) }, status: 201},
+		{name: "mixed case stored lower-cased", email: func() any { return "MiXeD." + strings.ToUpper(valName("u")) + "@Example.COM" }, status: 201},
+		{name: "non-ASCII upper case is lower-cased if accepted", email: func() any { return "ÉLODIE." + valName("u") + "@EXAMPLE.COM" }, status: 0},
+		{name: "256 bytes", email: func() any { return valEmail(256) }, status: 422},
+		{name: "256 bytes mixed case", email: func() any { return strings.ToUpper(valEmail(256)) }, status: 422},
+		{name: "no at sign", email: func() any { return "plainaddress" }, status: 422},
+		{name: "no local part", email: func() any { return "@example.com" }, status: 422},
+		{name: "no domain", email: func() any { return "user@" }, status: 422},
+		{name: "two at signs", email: func() any { return "user@@example.com" }, status: 422},
+		{name: "space in local part", email: func() any { return "user name@example.com" }, status: 422},
+		{name: "display name form", email: func() any { return "User <user@example.com>" }, status: 422},
+		{name: "double dot in domain", email: func() any { return "user@example..com" }, status: 422},
+		{name: "leading dot", email: func() any { return ".user@example.com" }, status: 422},
+		{name: "double dot in local part", email: func() any { return "us..er@example.com" }, status: 422},
+		{name: "trailing comment", email: func() any { return "user@example.com (home)" }, status: 422},
+		{name: "empty", email: func() any { return "" }, status: 422},
+		{name: "number", email: func() any { return 42 }, status: 422},
+		{name: "null", email: func() any { return nil }, status: 422},
+		{name: "NUL character", email: func() any { return "a\x00b@example.com" }, status: 422},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			email := tc.email()
+			username := valName("reg")
+			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(email, username, valPassword)})
+			if tc.status == 0 && r.Status == http.StatusUnprocessableEntity {
+				valWantFields(t, r, 422, "email")
+				return
+			}
+			if tc.status == 422 {
+				valWantFields(t, r, 422, "email")
+				return
+			}
+			var u valUser
+			expect(t, r, http.StatusCreated).Decode(t, &u)
+			want := strings.ToLower(email.(string))
+			if u.Email != want {
+				t.Errorf("email = %q, want %q (lower-cased)", u.Email, want)
+			}
+			// Logging in with the address as typed works, and the stored
+			// address is the lower-cased one.
+			token := login(t, a, email.(string), valPassword)
+			if got := valMe(t, a, token).Email; got != want {
+				t.Errorf("GET /users/me email = %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("absent", func(t *testing.T) {
+		a := sharedAPI(t)
+		r := a.do(req{Method: "POST", Path: valRegister, Body: map[string]any{"username": valName("reg"), "password": valPassword}})
+		valWantFields(t, r, 422, "email")
+	})
+}
+
+func TestValidationRegisterUsername(t *testing.T) {
+	cases := []struct {
+		name     string
+		username func() any
+		ok       bool
+	}{
+		{name: "3 characters", username: func() any { return valShortName() }, ok: true},
+		{name: "50 characters", username: func() any { return valPad(valName("u"), 50, "x") }, ok: true},
+		{name: "every allowed kind", username: func() any { return "A.b_C-9." + valName("z") }, ok: true},
+		{name: "case kept", username: func() any { return "MiXeD_" + strings.ToUpper(valName("c")) }, ok: true},
+		{name: "2 characters", username: func() any { return "ab" }},
+		{name: "51 characters", username: func() any { return valPad(valName("u"), 51, "x") }},
+		{name: "empty", username: func() any { return "" }},
+		{name: "space", username: func() any { return "has space" }},
+		{name: "exclamation mark", username: func() any { return "bang!" }},
+		{name: "at sign", username: func() any { return "at@sign" }},
+		{name: "slash", username: func() any { return "a/b/c" }},
+		{name: "quote", username: func() any { return "o'brien" }},
+		{name: "plus", username: func() any { return "a+b" }},
+		{name: "tab", username: func() any { return "tab\tname" }},
+		{name: "accented latin", username: func() any { return "ünïcödé" }},
+		{name: "3 accented characters (6 bytes)", username: func() any { return "ééé" }},
+		{name: "CJK", username: func() any { return "日本語ユーザー" }},
+		{name: "emoji", username: func() any { return "smile😀" }},
+		{name: "fullwidth letters", username: func() any { return "ａｂｃｄ" }},
+		{name: "NUL character", username: func() any { return "ab\x00cd" }},
+		{name: "number", username: func() any { return 12345 }},
+		{name: "null", username: func() any { return nil }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			username := tc.username()
+			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(valEmail(40), username, valPassword)})
+			if !tc.ok {
+				valWantFields(t, r, 422, "username")
+				return
+			}
+			var u valUser
+			expect(t, r, http.StatusCreated).Decode(t, &u)
+			if u.Username != username {
+				t.Errorf("username = %q, want %q (as sent)", u.Username, username)
+			}
+			login(t, a, username.(string), valPassword)
+		})
+	}
+	t.Run("absent", func(t *testing.T) {
+		a := sharedAPI(t)
+		r := a.do(req{Method: "POST", Path: valRegister, Body: map[string]any{"email": valEmail(40), "password": valPassword}})
+		valWantFields(t, r, 422, "username")
+	})
+}
+
+func TestValidationRegisterPassword(t *testing.T) {
+	cases := []struct {
+		name     string
+		password any
+		ok       bool
+	}{
+		{name: "8 ASCII bytes", password: "12345678", ok: true},
+		{name: "7 ASCII bytes", password: "1234567"},
+		{name: "72 ASCII bytes", password: strings.Repeat("p", 72), ok: true},
+		{name: "73 ASCII bytes", password: strings.Repeat("p", 73)},
+		{name: "4 two-byte characters = 8 bytes", password: strings.Repeat("é", 4), ok: true},
+		{name: "3 two-byte characters + 1 = 7 bytes (4 characters)", password: strings.Repeat("é", 3) + "a"},
+		{name: "36 two-byte characters = 72 bytes", password: strings.Repeat("é", 36), ok: true},
+		{name: "36 two-byte characters + 1 = 73 bytes (37 characters)", password: strings.Repeat("é", 36) + "a"},
+		{name: "24 three-byte characters = 72 bytes", password: strings.Repeat("€", 24), ok: true},
+		{name: "25 three-byte characters = 75 bytes", password: strings.Repeat("€", 25)},
+		{name: "18 four-byte characters = 72 bytes", password: strings.Repeat("😀", 18), ok: true},
+		{name: "19 four-byte characters = 76 bytes", password: strings.Repeat("😀", 19)},
+		{name: "2 four-byte characters = 8 bytes", password: "😀😀", ok: true},
+		{name: "spaces only, 8 bytes", password: "        ", ok: true},
+		{name: "empty", password: ""},
+		{name: "number", password: 12345678},
+		{name: "null", password: nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			username := valName("pw")
+			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(valEmail(40), username, tc.password)})
+			if !tc.ok {
+				valWantFields(t, r, 422, "password")
+				return
+			}
+			expect(t, r, http.StatusCreated)
+			pw := tc.password.(string)
+			login(t, a, username, pw)
+			// Every byte counts: change the last byte and the login fails.
+			wrong := pw[:len(pw)-1] + "#"
+			if wrong == pw {
+				wrong = pw[:len(pw)-1] + "$"
+			}
+			expect(t, a.do(req{Method: "POST", Path: valLogin, Body: map[string]any{"username": username, "password": wrong}}), http.StatusUnauthorized)
+		})
+	}
+	t.Run("absent", func(t *testing.T) {
+		a := sharedAPI(t)
+		r := a.do(req{Method: "POST", Path: valRegister, Body: map[string]any{"email": valEmail(40), "username": valName("pw")}})
+		valWantFields(t, r, 422, "password")
+	})
+}
+
+func TestValidationRegisterConflicts(t *testing.T) {
+	a := sharedAPI(t)
+	x := newAccount(t, a)
+	y := newAccount(t, a)
+	cases := []struct {
+		name            string
+		email, username string
+		want            []string
+	}{
+		{"same email, different case", strings.ToUpper(x.Email), valName("c"), []string{"email"}},
+		{"same email, padded with spaces", "  " + x.Email + " ", valName("c"), []string{"email"}},
+		{"same username, different case", valEmail(40), valSwapCase(x.Username), []string{"username"}},
+		{"same username, same case", valEmail(40), x.Username, []string{"username"}},
+		{"both of one user", strings.ToUpper(x.Email), strings.ToUpper(x.Username), []string{"email", "username"}},
+		{"email of one user, username of another", x.Email, strings.ToUpper(y.Username), []string{"email", "username"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(tc.email, tc.username, valPassword)})
+			valWantFields(t, r, http.StatusConflict, tc.want...)
+		})
+	}
+	t.Run("existing accounts untouched", func(t *testing.T) {
+		a := sharedAPI(t)
+		login(t, a, x.Username, x.Password)
+		login(t, a, y.Email, y.Password)
+	})
+}
+
+// ---------------------------------------------------------------------------
+// todo create
+
+type valTodoCase struct {
+	name   string
+	body   any      // a map, or a raw JSON string
+	fields []string // nil: the todo is created; else the 422 fields
+	check  func(t *testing.T, got todo, raw map[string]any)
+}
+
+func valWantTitle(want string) func(*testing.T, todo, map[string]any) {
+	return func(t *testing.T, got todo, _ map[string]any) {
+		if got.Title != want {
+			t.Errorf("title = %q (%d characters), want %q (%d characters)", got.Title, utf8.RuneCountInString(got.Title), want, utf8.RuneCountInString(want))
+		}
+	}
+}
+
+func valWantDescription(want *string) func(*testing.T, todo, map[string]any) {
+	return func(t *testing.T, got todo, raw map[string]any) {
+		if v, ok := raw["description"]; !ok || (want == nil && v != nil) {
+			t.Errorf("description in JSON = %#v (present %v), want null", v, ok)
+		}
+		if valDesc(got.Description) != valDesc(want) {
+			t.Errorf("description = %.40s, want %.40s", valDesc(got.Description), valDesc(want))
+		}
+	}
+}
+
+func valWantPriority(want int) func(*testing.T, todo, map[string]any) {
+	return func(t *testing.T, got todo, _ map[string]any) {
+		if got.Priority != want {
+			t.Errorf("priority = %d, want %d", got.Priority, want)
+		}
+	}
+}
+
+func valWantCompleted(want bool) func(*testing.T, todo, map[string]any) {
+	return func(t *testing.T, got todo, _ map[string]any) {
+		if got.Completed != want {
+			t.Errorf("completed = %v, want %v", got.Completed, want)
+		}
+	}
+}
+
+// valWantDue checks due_date: "" means null; else an RFC 3339 instant, which
+// must come back in UTC ("Z").
+func valWantDue(want string) func(*testing.T, todo, map[string]any) {
+	return func(t *testing.T, got todo, raw map[string]any) {
+		if want == "" {
+			if v, ok := raw["due_date"]; !ok || v != nil || got.DueDate != nil {
+				t.Errorf("due_date = %#v (present %v), want null", v, ok)
+			}
+			return
+		}
+		w, err := time.Parse(time.RFC3339Nano, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.DueDate == nil || !got.DueDate.Equal(w) {
+			t.Errorf("due_date = %v, want %v", got.DueDate, w)
+		}
+		if s, _ := raw["due_date"].(string); !strings.HasSuffix(s, "Z") {
+			t.Errorf("due_date = %q, want UTC with a Z suffix", s)
+		}
+	}
+}
+
+func valAll(checks ...func(*testing.T, todo, map[string]any)) func(*testing.T, todo, map[string]any) {
+	return func(t *testing.T, got todo, raw map[string]any) {
+		for _, c := range checks {
+			c(t, got, raw)
+		}
+	}
+}
+
+func valTodoCreateCases() []valTodoCase {
+	a255 := strings.Repeat("a", 255)
+	e255 := strings.Repeat("é", 255)
+	cases := []valTodoCase{
+		// title
+		{name: "title 1 character", body: map[string]any{"title": "a"}, check: valWantTitle("a")},
+		{name: "title 255 ASCII", body: map[string]any{"title": a255}, check: valWantTitle(a255)},
+		{name: "title 255 two-byte characters (510 bytes)", body: map[string]any{"title": e255}, check: valWantTitle(e255)},
+		{name: "title 255 four-byte characters (1020 bytes)", body: map[string]any{"title": strings.Repeat("😀", 255)}, check: valWantTitle(strings.Repeat("😀", 255))},
+		{name: "title trimmed", body: map[string]any{"title": "  padded title \t"}, check: valWantTitle("padded title")},
+		{name: "title trimmed of newlines", body: map[string]any{"title": "\r\n\tpadded\n"}, check: valWantTitle("padded")},
+		{name: "title 255 after trimming", body: map[string]any{"title": "   " + a255 + "   "}, check: valWantTitle(a255)},
+		{name: "title inner spaces kept", body: map[string]any{"title": "a  b"}, check: valWantTitle("a  b")},
+		{name: "title absent", body: map[string]any{"priority": 1}, fields: []string{"title"}},
+		{name: "title null", body: map[string]any{"title": nil}, fields: []string{"title"}},
+		{name: "title empty", body: map[string]any{"title": ""}, fields: []string{"title"}},
+		{name: "title spaces only", body: map[string]any{"title": "     "}, fields: []string{"title"}},
+		{name: "title tabs and newlines only", body: map[string]any{"title": "\t\n\r\n"}, fields: []string{"title"}},
+		{name: "title Unicode spaces only", body: map[string]any{"title": "\u00a0\u2003\u3000"}, fields: []string{"title"}},
+		{name: "title 256 ASCII", body: map[string]any{"title": a255 + "a"}, fields: []string{"title"}},
+		{name: "title 256 two-byte characters", body: map[string]any{"title": e255 + "é"}, fields: []string{"title"}},
+		{name: "title 256 after trimming", body: map[string]any{"title": " " + a255 + "b "}, fields: []string{"title"}},
+		{name: "title number", body: map[string]any{"title": 42}, fields: []string{"title"}},
+		{name: "title boolean", body: map[string]any{"title": true}, fields: []string{"title"}},
+		{name: "title array", body: map[string]any{"title": []string{"a"}}, fields: []string{"title"}},
+		{name: "title object", body: map[string]any{"title": map[string]any{"a": 1}}, fields: []string{"title"}},
+		// description
+		{name: "description absent is null", body: map[string]any{"title": "d"}, check: valWantDescription(nil)},
+		{name: "description null", body: map[string]any{"title": "d", "description": nil}, check: valWantDescription(nil)},
+		{name: "description kept as sent", body: map[string]any{"title": "d", "description": "line 1\nline 2"}, check: valWantDescription(valStr("line 1\nline 2"))},
+		{name: "description 10000 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10000)}, check: valWantDescription(valStr(strings.Repeat("d", 10000)))},
+		{name: "description 10000 two-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("é", 10000)}, check: valWantDescription(valStr(strings.Repeat("é", 10000)))},
+		{name: "description 10000 four-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("😀", 10000)}, check: valWantDescription(valStr(strings.Repeat("😀", 10000)))},
+		{name: "description 10001 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10001)}, fields: []string{"description"}},
+		{name: "description 10001 two-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("é", 10001)}, fields: []string{"description"}},
+		{name: "description number", body: map[string]any{"title": "d", "description": 5}, fields: []string{"description"}},
+		{name: "description array", body: map[string]any{"title": "d", "description": []string{"x"}}, fields: []string{"description"}},
+		// priority
+		{name: "priority absent defaults to 0", body: map[string]any{"title": "p"}, check: valWantPriority(0)},
+		{name: "priority -1", body: `{"title":"p","priority":-1}`, fields: []string{"priority"}},
+		{name: "priority 6", body: `{"title":"p","priority":6}`, fields: []string{"priority"}},
+		{name: "priority 2.5", body: `{"title":"p","priority":2.5}`, fields: []string{"priority"}},
+		{name: "priority string", body: `{"title":"p","priority":"3"}`, fields: []string{"priority"}},
+		{name: "priority null", body: `{"title":"p","priority":null}`, fields: []string{"priority"}},
+		{name: "priority boolean", body: `{"title":"p","priority":true}`, fields: []string{"priority"}},
+		{name: "priority huge", body: `{"title":"p","priority":99999999999999999999999}`, fields: []string{"priority"}},
+		{name: "priority int16 wrap-around", body: `{"title":"p","priority":65538}`, fields: []string{"priority"}},
+		// completed
+		{name: "completed absent defaults to false", body: map[string]any{"title": "c"}, check: valWantCompleted(false)},
+		{name: "completed true", body: `{"title":"c","completed":true}`, check: valWantCompleted(true)},
+		{name: "completed false", body: `{"title":"c","completed":false}`, check: valWantCompleted(false)},
+		{name: "completed string", body: `{"title":"c","completed":"true"}`, fields: []string{"completed"}},
+		{name: "completed 1", body: `{"title":"c","completed":1}`, fields: []string{"completed"}},
+		{name: "completed 0", body: `{"title":"c","completed":0}`, fields: []string{"completed"}},
+		{name: "completed null", body: `{"title":"c","completed":null}`, fields: []string{"completed"}},
+		// due_date
+		{name: "due_date absent is null", body: map[string]any{"title": "t"}, check: valWantDue("")},
+		{name: "due_date null", body: `{"title":"t","due_date":null}`, check: valWantDue("")},
+		{name: "due_date UTC", body: `{"title":"t","due_date":"2026-12-31T17:00:00Z"}`, check: valWantDue("2026-12-31T17:00:00Z")},
+		{name: "due_date with offset comes back in UTC", body: `{"title":"t","due_date":"2026-12-31T19:30:00+02:30"}`, check: valWantDue("2026-12-31T17:00:00Z")},
+		{name: "due_date with negative offset", body: `{"title":"t","due_date":"2026-12-31T12:00:00-05:00"}`, check: valWantDue("2026-12-31T17:00:00Z")},
+		{name: "due_date with microseconds", body: `{"title":"t","due_date":"2026-12-31T17:00:00.123456Z"}`, check: valWantDue("2026-12-31T17:00:00.123456Z")},
+		{name: "due_date date only", body: `{"title":"t","due_date":"2026-12-31"}`, fields: []string{"due_date"}},
+		{name: "due_date without zone", body: `{"title":"t","due_date":"2026-12-31T17:00:00"}`, fields: []string{"due_date"}},
+		{name: "due_date words", body: `{"title":"t","due_date":"tomorrow"}`, fields: []string{"due_date"}},
+		{name: "due_date European", body: `{"title":"t","due_date":"31/12/2026"}`, fields: []string{"due_date"}},
+		{name: "due_date empty string", body: `{"title":"t","due_date":""}`, fields: []string{"due_date"}},
+		{name: "due_date month 13", body: `{"title":"t","due_date":"2026-13-01T00:00:00Z"}`, fields: []string{"due_date"}},
+		{name: "due_date February 30", body: `{"title":"t","due_date":"2026-02-30T00:00:00Z"}`, fields: []string{"due_date"}},
+		{name: "due_date hour 25", body: `{"title":"t","due_date":"2026-12-31T25:00:00Z"}`, fields: []string{"due_date"}},
+		{name: "due_date Unix seconds", body: `{"title":"t","due_date":1798736400}`, fields: []string{"due_date"}},
+	}
+	for p := 0; p <= 5; p++ {
+		cases = append(cases, valTodoCase{name: fmt.Sprintf("priority %d", p), body: fmt.Sprintf(`{"title":"p","priority":%d}`, p), check: valWantPriority(p)})
+	}
+	cases = append(cases, valTodoCase{
+		name: "all fields",
+		body: map[string]any{"title": " All ", "description": "desc", "completed": true, "priority": 5, "due_date": "2030-01-02T03:04:05Z"},
+		check: valAll(valWantTitle("All"), valWantDescription(valStr("desc")), valWantCompleted(true), valWantPriority(5),
+			valWantDue("2030-01-02T03:04:05Z")),
+	})
+	return cases
+}
+
+func TestValidationTodoCreate(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	for _, tc := range valTodoCreateCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			before := valTotal(t, a, acc.Token)
+			r := a.do(req{Method: "POST", Path: valTodosPath, Token: acc.Token, Body: tc.body})
+			if tc.fields != nil {
+				valWantFields(t, r, 422, tc.fields...)
+				if after := valTotal(t, a, acc.Token); after != before {
+					t.Errorf("total = %d after a refused create, want %d", after, before)
+				}
+				return
+			}
+			expect(t, r, http.StatusCreated)
+			var got todo
+			r.Decode(t, &got)
+			if loc, want := r.Header.Get("Location"), valTodoPath(got.ID); loc != want {
+				t.Errorf("Location = %q, want %q", loc, want)
+			}
+			tc.check(t, got, valRawTodo(t, r))
+			// What was stored is what was answered.
+			stored, _ := valGetTodo(t, a, acc.Token, got.ID)
+			if !valSameTodo(stored, got) {
+				t.Errorf("GET = %+v, want the create response %+v", stored, got)
+			}
+			gr := a.do(req{Method: "GET", Path: valTodoPath(got.ID), Token: acc.Token})
+			tc.check(t, stored, valRawTodo(t, gr))
+		})
+	}
+}
+
+// TestValidationTodoDueDateNearYear10000: a due_date whose local year is
+// 9999 but whose UTC instant is in year 10000 must be refused (422) or
+// stored in a form every response can render. It must never produce a
+// response without a body.
+func TestValidationTodoDueDateNearYear10000(t *testing.T) {
+	cases := []struct{ name, body string }{
+		{"create", `{"title":"edge","due_date":"9999-12-31T23:59:59-01:00"}`},
+		{"create, latest representable UTC", `{"title":"edge","due_date":"9999-12-31T23:59:59Z"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			acc := newAccount(t, a)
+			r := a.do(req{Method: "POST", Path: valTodosPath, Token: acc.Token, Body: tc.body})
+			if r.Status == http.StatusUnprocessableEntity {
+				valWantFields(t, r, 422, "due_date")
+			} else {
+				expect(t, r, http.StatusCreated)
+				valRawTodo(t, r) // a JSON object, not an empty body
+			}
+			// The user's list and every todo in it must still render.
+			l := expect(t, a.do(req{Method: "GET", Path: valTodosPath, Token: acc.Token}), http.StatusOK)
+			var page todoPage
+			l.Decode(t, &page)
+			for _, td := range page.Items {
+				g := expect(t, a.do(req{Method: "GET", Path: valTodoPath(td.ID), Token: acc.Token}), http.StatusOK)
+				valRawTodo(t, g)
+			}
+		})
+	}
+	t.Run("patch", func(t *testing.T) {
+		a := sharedAPI(t)
+		acc := newAccount(t, a)
+		td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "edge"})
+		r := a.do(req{Method: "PATCH", Path: valTodoPath(td.ID), Token: acc.Token, Body: `{"due_date":"9999-12-31T23:00:00-02:00"}`})
+		if r.Status == http.StatusUnprocessableEntity {
+			valWantFields(t, r, 422, "due_date")
+		} else {
+			expect(t, r, http.StatusOK)
+			valRawTodo(t, r)
+		}
+		g := expect(t, a.do(req{Method: "GET", Path: valTodoPath(td.ID), Token: acc.Token}), http.StatusOK)
+		valRawTodo(t, g)
+	})
+}
+
+// TestValidationTodoCreateEchoesStoredValues: the 201 body of a create (and
+// of a batch) is the todo as stored, so a client that caches it holds what
+// GET answers. A due_date finer than PostgreSQL's microsecond must not come
+// back with more precision than was stored.
+func TestValidationTodoCreateEchoesStoredValues(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	const due = "2026-12-31T17:00:00.1234567Z"
+	t.Run("create", func(t *testing.T) {
+		a := sharedAPI(t)
+		created, _ := createTodo(t, a, acc.Token, map[string]any{"title": "precise", "due_date": due})
+		stored, _ := valGetTodo(t, a, acc.Token, created.ID)
+		if !valSameTodo(created, stored) {
+			t.Errorf("create answered due_date %v, GET answers %v", created.DueDate, stored.DueDate)
+		}
+	})
+	t.Run("batch", func(t *testing.T) {
+		a := sharedAPI(t)
+		r := expect(t, a.do(req{Method: "POST", Path: valBatchPath, Token: acc.Token, Body: map[string]any{"items": []any{map[string]any{"title": "precise", "due_date": due}}}}), http.StatusCreated)
+		var b struct{ Items []todo }
+		r.Decode(t, &b)
+		if len(b.Items) != 1 {
+			t.Fatalf("items = %d, want 1", len(b.Items))
+		}
+		stored, _ := valGetTodo(t, a, acc.Token, b.Items[0].ID)
+		if !valSameTodo(b.Items[0], stored) {
+			t.Errorf("batch answered due_date %v, GET answers %v", b.Items[0].DueDate, stored.DueDate)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// todo patch
+
+func TestValidationTodoPatch(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	seed := map[string]any{"title": "original", "description": "original description", "completed": false, "priority": 2, "due_date": "2027-01-01T00:00:00Z"}
+	unchangedExcept := func(fields ...string) func(t *testing.T, before, after todo) {
+		return func(t *testing.T, before, after todo) {
+			if !slices.Contains(fields, "title") && after.Title != before.Title {
+				t.Errorf("title = %q, want unchanged %q", after.Title, before.Title)
+			}
+			if !slices.Contains(fields, "description") && valDesc(after.Description) != valDesc(before.Description) {
+				t.Errorf("description = %s, want unchanged %s", valDesc(after.Description), valDesc(before.Description))
+			}
+			if !slices.Contains(fields, "completed") && after.Completed != before.Completed {
+				t.Errorf("completed = %v, want unchanged", after.Completed)
+			}
+			if !slices.Contains(fields, "priority") && after.Priority != before.Priority {
+				t.Errorf("priority = %d, want unchanged %d", after.Priority, before.Priority)
+			}
+			if !slices.Contains(fields, "due_date") && (after.DueDate == nil || !after.DueDate.Equal(*before.DueDate)) {
+				t.Errorf("due_date = %v, want unchanged %v", after.DueDate, before.DueDate)
+			}
+		}
+	}
+	cases := []struct {
+		name   string
+		body   any
+		fields []string // the 422 fields; nil: 200
+		check  func(t *testing.T, got todo, raw map[string]any)
+		same   func(t *testing.T, before, after todo)
+	}{
+		{name: "empty object", body: `{}`, same: unchangedExcept()},
+		{name: "title only", body: `{"title":"  renamed  "}`, check: valWantTitle("renamed"), same: unchangedExcept("title")},
+		{name: "title 255 two-byte characters", body: map[string]any{"title": strings.Repeat("é", 255)}, check: valWantTitle(strings.Repeat("é", 255)), same: unchangedExcept("title")},
+		{name: "priority only", body: `{"priority":5}`, check: valWantPriority(5), same: unchangedExcept("priority")},
+		{name: "priority 0", body: `{"priority":0}`, check: valWantPriority(0), same: unchangedExcept("priority")},
+		{name: "completed only", body: `{"completed":true}`, check: valWantCompleted(true), same: unchangedExcept("completed")},
+		{name: "description only", body: `{"description":"new"}`, check: valWantDescription(valStr("new")), same: unchangedExcept("description")},
+		{name: "description null clears it", body: `{"description":null}`, check: valWantDescription(nil), same: unchangedExcept("description")},
+		{name: "description 10000 characters", body: map[string]any{"description": strings.Repeat("é", 10000)}, check: valWantDescription(valStr(strings.Repeat("é", 10000))), same: unchangedExcept("description")},
+		{name: "due_date only", body: `{"due_date":"2028-02-29T12:00:00+01:00"}`, check: valWantDue("2028-02-29T11:00:00Z"), same: unchangedExcept("due_date")},
+		{name: "due_date null clears it", body: `{"due_date":null}`, check: valWantDue(""), same: unchangedExcept("due_date")},
+		{name: "two fields", body: `{"completed":true,"priority":4}`, check: valAll(valWantCompleted(true), valWantPriority(4)), same: unchangedExcept("completed", "priority")},
+		{name: "title null", body: `{"title":null}`, fields: []string{"title"}},
+		{name: "priority null", body: `{"priority":null}`, fields: []string{"priority"}},
+		{name: "completed null", body: `{"completed":null}`, fields: []string{"completed"}},
+		{name: "title empty", body: `{"title":""}`, fields: []string{"title"}},
+		{name: "title whitespace only", body: `{"title":" \t\n "}`, fields: []string{"title"}},
+		{name: "title 256 characters", body: map[string]any{"title": strings.Repeat("é", 256)}, fields: []string{"title"}},
+		{name: "description 10001 characters", body: map[string]any{"description": strings.Repeat("d", 10001)}, fields: []string{"description"}},
+		{name: "priority 6", body: `{"priority":6}`, fields: []string{"priority"}},
+		{name: "priority -1", body: `{"priority":-1}`, fields: []string{"priority"}},
+		{name: "priority 2.5", body: `{"priority":2.5}`, fields: []string{"priority"}},
+		{name: "priority string", body: `{"priority":"3"}`, fields: []string{"priority"}},
+		{name: "completed string", body: `{"completed":"yes"}`, fields: []string{"completed"}},
+		{name: "due_date malformed", body: `{"due_date":"next week"}`, fields: []string{"due_date"}},
+		{name: "good and bad field together", body: `{"title":"fine","priority":9}`, fields: []string{"priority"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			before, beforeTag := createTodo(t, a, acc.Token, seed)
+			r := a.do(req{Method: "PATCH", Path: valTodoPath(before.ID), Token: acc.Token, Body: tc.body})
+			if tc.fields != nil {
+				valWantFields(t, r, 422, tc.fields...)
+				after, afterTag := valGetTodo(t, a, acc.Token, before.ID)
+				if !valSameTodo(after, before) || afterTag != beforeTag {
+					t.Errorf("after a refused PATCH: %+v (ETag %s), want unchanged %+v (ETag %s)", after, afterTag, before, beforeTag)
+				}
+				return
+			}
+			expect(t, r, http.StatusOK)
+			var got todo
+			r.Decode(t, &got)
+			if tc.check != nil {
+				tc.check(t, got, valRawTodo(t, r))
+			}
+			tc.same(t, before, got)
+			if !got.UpdatedAt.After(before.UpdatedAt) {
+				t.Errorf("updated_at = %v, want after %v", got.UpdatedAt, before.UpdatedAt)
+			}
+			if !got.CreatedAt.Equal(before.CreatedAt) {
+				t.Errorf("created_at = %v, want unchanged %v", got.CreatedAt, before.CreatedAt)
+			}
+			if tag := r.Header.Get("ETag"); tag == "" || tag == beforeTag {
+				t.Errorf("ETag = %q, want a new one (was %q)", tag, beforeTag)
+			}
+			stored, _ := valGetTodo(t, a, acc.Token, before.ID)
+			if !valSameTodo(stored, got) {
+				t.Errorf("GET = %+v, want the PATCH response %+v", stored, got)
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// users PATCH
+
+func TestValidationUserPatch(t *testing.T) {
+	type ctx struct {
+		a   *api
+		acc account
+	}
+	cases := []struct {
+		name   string
+		body   func(c ctx) map[string]any
+		status int
+		fields []string
+		check  func(t *testing.T, c ctx, sent map[string]any, got valUser)
+	}{
+		{
+			name:   "username without current_password",
+			body:   func(c ctx) map[string]any { return map[string]any{"username": valName("New_")} },
+			status: 200,
+			check: func(t *testing.T, c ctx, sent map[string]any, got valUser) {
+				if got.Username != sent["username"] {
+					t.Errorf("username = %q, want %q", got.Username, sent["username"])
+				}
+				login(t, c.a, sent["username"].(string), c.acc.Password)
+			},
+		},
+		{name: "username 3 characters", body: func(ctx) map[string]any { return map[string]any{"username": valShortName()} }, status: 200},
+		{name: "username 50 characters", body: func(ctx) map[string]any { return map[string]any{"username": valPad(valName("u"), 50, "z")} }, status: 200},
+		{name: "username own, other case", body: func(c ctx) map[string]any { return map[string]any{"username": strings.ToUpper(c.acc.Username)} }, status: 200},
+		{name: "username 2 characters", body: func(ctx) map[string]any { return map[string]any{"username": "ab"} }, status: 422, fields: []string{"username"}},
+		{name: "username 51 characters", body: func(ctx) map[string]any { return map[string]any{"username": valPad(valName("u"), 51, "z")} }, status: 422, fields: []string{"username"}},
+		{name: "username bad character", body: func(ctx) map[string]any { return map[string]any{"username": "no spaces"} }, status: 422, fields: []string{"username"}},
+		{name: "username unicode", body: func(ctx) map[string]any { return map[string]any{"username": "ünïcode"} }, status: 422, fields: []string{"username"}},
+		{name: "username null", body: func(ctx) map[string]any { return map[string]any{"username": nil} }, status: 422, fields: []string{"username"}},
+		{name: "email without current_password", body: func(ctx) map[string]any { return map[string]any{"email": valEmail(40)} }, status: 422, fields: []string{"current_password"}},
+		{name: "email with empty current_password", body: func(ctx) map[string]any { return map[string]any{"email": valEmail(40), "current_password": ""} }, status: 422, fields: []string{"current_password"}},
+		{name: "email with null current_password", body: func(ctx) map[string]any { return map[string]any{"email": valEmail(40), "current_password": nil} }, status: 422, fields: []string{"current_password"}},
+		{name: "email with wrong current_password", body: func(ctx) map[string]any {
+			return map[string]any{"email": valEmail(40), "current_password": "wrong password"}
+		}, status: 422, fields: []string{"current_password"}},
+		{
+			name: "email with current_password, stored lower-cased",
+			body: func(c ctx) map[string]any {
+				return map[string]any{"email": "New." + strings.ToUpper(valName("m")) + "@Example.ORG", "current_password": c.acc.Password}
+			},
+			status: 200,
+			check: func(t *testing.T, c ctx, sent map[string]any, got valUser) {
+				want := strings.ToLower(sent["email"].(string))
+				if got.Email != want {
+					t.Errorf("email = %q, want %q", got.Email, want)
+				}
+				login(t, c.a, sent["email"].(string), c.acc.Password)
+			},
+		},
+		{name: "email 255 bytes", body: func(c ctx) map[string]any {
+			return map[string]any{"email": valEmail(255), "current_password": c.acc.Password}
+		}, status: 200},
+		{name: "email 256 bytes", body: func(c ctx) map[string]any {
+			return map[string]any{"email": valEmail(256), "current_password": c.acc.Password}
+		}, status: 422, fields: []string{"email"}},
+		{name: "email invalid", body: func(c ctx) map[string]any {
+			return map[string]any{"email": "not-an-email", "current_password": c.acc.Password}
+		}, status: 422, fields: []string{"email"}},
+		{name: "email null", body: func(c ctx) map[string]any { return map[string]any{"email": nil, "current_password": c.acc.Password} }, status: 422, fields: []string{"email"}},
+		{name: "password without current_password", body: func(ctx) map[string]any { return map[string]any{"password": "new password 1"} }, status: 422, fields: []string{"current_password"}},
+		{name: "password with wrong current_password", body: func(ctx) map[string]any {
+			return map[string]any{"password": "new password 1", "current_password": "nope nope"}
+		}, status: 422, fields: []string{"current_password"}},
+		{
+			name: "password with current_password",
+			body: func(c ctx) map[string]any {
+				return map[string]any{"password": strings.Repeat("é", 36), "current_password": c.acc.Password}
+			},
+			status: 200,
+			check: func(t *testing.T, c ctx, sent map[string]any, _ valUser) {
+				login(t, c.a, c.acc.Username, sent["password"].(string))
+				expect(t, c.a.do(req{Method: "POST", Path: valLogin, Body: map[string]any{"username": c.acc.Username, "password": c.acc.Password}}), http.StatusUnauthorized)
+			},
+		},
+		{name: "password 8 bytes", body: func(c ctx) map[string]any {
+			return map[string]any{"password": "éééé", "current_password": c.acc.Password}
+		}, status: 200},
+		{name: "password 7 bytes", body: func(c ctx) map[string]any {
+			return map[string]any{"password": "ééé1", "current_password": c.acc.Password}
+		}, status: 422, fields: []string{"password"}},
+		{name: "password 73 bytes", body: func(c ctx) map[string]any {
+			return map[string]any{"password": strings.Repeat("é", 36) + "1", "current_password": c.acc.Password}
+		}, status: 422, fields: []string{"password"}},
+	}
+	// A refused PATCH changes nothing (each case checks), so those share one
+	// account; a successful one gets its own.
+	shared := newAccount(t, sharedAPI(t))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			c := ctx{a: a, acc: shared}
+			if tc.status == 200 {
+				c.acc = newAccount(t, a)
+			}
+			before := valMe(t, a, c.acc.Token)
+			body := tc.body(c)
+			r := a.do(req{Method: "PATCH", Path: valMePath, Token: c.acc.Token, Body: body})
+			if tc.status != 200 {
+				valWantFields(t, r, tc.status, tc.fields...)
+				if after := valMe(t, a, c.acc.Token); after != before {
+					t.Errorf("after a refused PATCH: %+v, want unchanged %+v", after, before)
+				}
+				login(t, a, c.acc.Username, c.acc.Password)
+				return
+			}
+			var got valUser
+			expect(t, r, http.StatusOK).Decode(t, &got)
+			if tc.check != nil {
+				tc.check(t, c, body, got)
+			}
+			for _, f := range []string{"username", "email"} {
+				if s, ok := body[f].(string); ok {
+					have := map[string]string{"username": got.Username, "email": got.Email}[f]
+					want := s
+					if f == "email" {
+						want = strings.ToLower(s)
+					}
+					if have != want {
+						t.Errorf("%s = %q, want %q", f, have, want)
+					}
+				}
+			}
+			if after := valMe(t, a, c.acc.Token); after != got {
+				t.Errorf("GET /users/me = %+v, want the PATCH response %+v", after, got)
+			}
+		})
+	}
+}
+
+func TestValidationUserPatchConflicts(t *testing.T) {
+	a := sharedAPI(t)
+	other := newAccount(t, a)
+	third := newAccount(t, a)
+	cases := []struct {
+		name string
+		body func(me account) map[string]any
+		want []string
+	}{
+		{"email taken, other case", func(me account) map[string]any {
+			return map[string]any{"email": strings.ToUpper(other.Email), "current_password": me.Password}
+		}, []string{"email"}},
+		{"username taken, other case", func(account) map[string]any {
+			return map[string]any{"username": valSwapCase(other.Username)}
+		}, []string{"username"}},
+		{"both taken by one user", func(me account) map[string]any {
+			return map[string]any{"email": other.Email, "username": strings.ToUpper(other.Username), "current_password": me.Password}
+		}, []string{"email", "username"}},
+		{"both taken by two users", func(me account) map[string]any {
+			return map[string]any{"email": other.Email, "username": third.Username, "current_password": me.Password}
+		}, []string{"email", "username"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			me := newAccount(t, a)
+			before := valMe(t, a, me.Token)
+			r := a.do(req{Method: "PATCH", Path: valMePath, Token: me.Token, Body: tc.body(me)})
+			valWantFields(t, r, http.StatusConflict, tc.want...)
+			if after := valMe(t, a, me.Token); after != before {
+				t.Errorf("after a conflict: %+v, want unchanged %+v", after, before)
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// every bad field listed
+
+func TestValidationEveryBadFieldListed(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "target"})
+	long := strings.Repeat("d", 10001)
+	cases := []struct {
+		name, method, path string
+		token              string
+		body               any
+		want               []string
+	}{
+		{"register, all three invalid", "POST", valRegister, "", map[string]any{"email": "nope", "username": "a!", "password": "short"}, []string{"email", "username", "password"}},
+		{"register, all three missing", "POST", valRegister, "", `{}`, []string{"email", "username", "password"}},
+		{"register, invalid plus unknown plus read-only", "POST", valRegister, "", map[string]any{"email": "x@", "username": "ok_name_1", "password": "1", "is_active": false, "nickname": "n"}, []string{"email", "password", "is_active", "nickname"}},
+		{"todo create, everything wrong", "POST", valTodosPath, acc.Token,
+			map[string]any{"title": "   ", "description": long, "priority": 9, "completed": "yes", "due_date": "soon", "id": 7, "tags": []string{"x"}},
+			[]string{"title", "description", "priority", "completed", "due_date", "id", "tags"}},
+		{"todo create, title missing and type errors", "POST", valTodosPath, acc.Token, `{"priority":"high","completed":null}`, []string{"title", "priority", "completed"}},
+		{"todo patch, everything wrong", "PATCH", valTodoPath(td.ID), acc.Token,
+			map[string]any{"title": nil, "priority": nil, "completed": nil, "due_date": "x", "description": long, "user_id": 1},
+			[]string{"title", "priority", "completed", "due_date", "description", "user_id"}},
+		{"users patch, everything wrong", "PATCH", valMePath, acc.Token,
+			map[string]any{"email": "bad", "username": "a", "password": "short", "is_active": false},
+			[]string{"email", "username", "password", "current_password", "is_active"}},
+		{"batch, several bad items", "POST", valBatchPath, acc.Token,
+			`{"items":[{"title":""},{"title":"ok"},{"title":"ok","priority":7,"completed":1},5,{"id":1},{"title":"ok","due_date":"never"}]}`,
+			[]string{"items[0].title", "items[2].priority", "items[2].completed", "items[3]", "items[4].id", "items[4].title", "items[5].due_date"}},
+		{"batch, bad top-level field and empty items", "POST", valBatchPath, acc.Token, `{"items":[],"extra":1}`, []string{"items", "extra"}},
+		{"batch, bad top-level field and a bad item", "POST", valBatchPath, acc.Token, `{"items":[{"title":""}],"user_id":1}`, []string{"items[0].title", "user_id"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			r := a.do(req{Method: tc.method, Path: tc.path, Token: tc.token, Body: tc.body})
+			valWantFields(t, r, 422, tc.want...)
+		})
+	}
+	t.Run("nothing applied", func(t *testing.T) {
+		a := sharedAPI(t)
+		got, _ := valGetTodo(t, a, acc.Token, td.ID)
+		if !valSameTodo(got, td) {
+			t.Errorf("todo = %+v, want unchanged %+v", got, td)
+		}
+		if n := valTotal(t, a, acc.Token); n != 1 {
+			t.Errorf("total = %d, want 1", n)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// mass assignment
+
+func TestValidationMassAssignment(t *testing.T) {
+	a := sharedAPI(t)
+	victim := newAccount(t, a)
+	// Refused requests change nothing, so one account serves every case;
+	// each case checks its own before/after.
+	me := newAccount(t, a)
+	mine, _ := createTodo(t, a, me.Token, map[string]any{"title": "mine"})
+	forbidden := []struct {
+		field string
+		value any
+	}{
+		{"id", 999999},
+		{"user_id", victim.ID},
+		{"created_at", "2000-01-01T00:00:00Z"},
+		{"updated_at", "2000-01-01T00:00:00Z"},
+		{"is_active", false},
+		{"hashed_password", "$2a$04$abcdefghijklmnopqrstuuLhTN9LPq4kJz2i1pKnyxb3y8C6RGk5a"},
+		// Keys differing only in case must not reach the fields either.
+		{"ID", 999999},
+		{"User_ID", victim.ID},
+		{"Is_Active", false},
+		{"owner", "someone"},
+	}
+	for _, f := range forbidden {
+		t.Run(f.field, func(t *testing.T) {
+			t.Run("register", func(t *testing.T) {
+				a := sharedAPI(t)
+				body := valRegisterBody(valEmail(40), valName("ma"), valPassword)
+				body[f.field] = f.value
+				valWantFields(t, a.do(req{Method: "POST", Path: valRegister, Body: body}), 422, f.field)
+				// Nothing was created: the same registration without the
+				// field succeeds, with server-chosen values.
+				delete(body, f.field)
+				var u valUser
+				expect(t, a.do(req{Method: "POST", Path: valRegister, Body: body}), http.StatusCreated).Decode(t, &u)
+				if u.ID == 999999 || !u.IsActive || u.CreatedAt.Year() == 2000 || u.UpdatedAt.Year() == 2000 {
+					t.Errorf("registered user %+v carries a client-chosen value", u)
+				}
+				login(t, a, body["username"].(string), valPassword)
+			})
+			t.Run("users patch", func(t *testing.T) {
+				a := sharedAPI(t)
+				before := valMe(t, a, me.Token)
+				body := map[string]any{"username": valName("changed"), f.field: f.value}
+				valWantFields(t, a.do(req{Method: "PATCH", Path: valMePath, Token: me.Token, Body: body}), 422, f.field)
+				if after := valMe(t, a, me.Token); after != before {
+					t.Errorf("after a refused PATCH: %+v, want unchanged %+v", after, before)
+				}
+				login(t, a, me.Username, me.Password)
+			})
+			t.Run("todo create", func(t *testing.T) {
+				a := sharedAPI(t)
+				body := map[string]any{"title": "mass", f.field: f.value}
+				valWantFields(t, a.do(req{Method: "POST", Path: valTodosPath, Token: me.Token, Body: body}), 422, f.field)
+				if n := valTotal(t, a, me.Token); n != 1 {
+					t.Errorf("total = %d after a refused create, want 1", n)
+				}
+				if n := valTotal(t, a, victim.Token); n != 0 {
+					t.Errorf("victim's total = %d, want 0", n)
+				}
+			})
+			t.Run("todo patch", func(t *testing.T) {
+				a := sharedAPI(t)
+				before, beforeTag := valGetTodo(t, a, me.Token, mine.ID)
+				body := map[string]any{"title": "changed", f.field: f.value}
+				valWantFields(t, a.do(req{Method: "PATCH", Path: valTodoPath(before.ID), Token: me.Token, Body: body}), 422, f.field)
+				after, afterTag := valGetTodo(t, a, me.Token, before.ID)
+				if !valSameTodo(after, before) || afterTag != beforeTag {
+					t.Errorf("after a refused PATCH: %+v, want unchanged %+v", after, before)
+				}
+			})
+			t.Run("batch item", func(t *testing.T) {
+				a := sharedAPI(t)
+				body := map[string]any{"items": []any{
+					map[string]any{"title": "good"},
+					map[string]any{"title": "mass", f.field: f.value},
+				}}
+				valWantFields(t, a.do(req{Method: "POST", Path: valBatchPath, Token: me.Token, Body: body}), 422, "items[1]."+f.field)
+				if n := valTotal(t, a, me.Token); n != 1 {
+					t.Errorf("total = %d after a refused batch, want 1", n)
+				}
+			})
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// batch
+
+func TestValidationBatch(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	good := func(n int) []any {
+		items := make([]any, n)
+		for i := range items {
+			items[i] = map[string]any{"title": fmt.Sprintf("item %04d", i)}
+		}
+		return items
+	}
+	withBad := func(n, at int, bad any) []any {
+		items := good(n)
+		items[at] = bad
+		return items
+	}
+	cases := []struct {
+		name string
+		body any
+		want []string
+	}{
+		{"0 items", map[string]any{"items": []any{}}, []string{"items"}},
+		{"1001 items", map[string]any{"items": good(1001)}, []string{"items"}},
+		{"items missing", `{}`, []string{"items"}},
+		{"items null", `{"items":null}`, []string{"items"}},
+		{"items an object", `{"items":{"title":"a"}}`, []string{"items"}},
+		{"items a string", `{"items":"a"}`, []string{"items"}},
+		{"bad title", map[string]any{"items": withBad(5, 3, map[string]any{"title": "   "})}, []string{"items[3].title"}},
+		{"missing title", map[string]any{"items": withBad(5, 3, map[string]any{"priority": 1})}, []string{"items[3].title"}},
+		{"title too long", map[string]any{"items": withBad(5, 3, map[string]any{"title": strings.Repeat("é", 256)})}, []string{"items[3].title"}},
+		{"bad priority", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "priority": 6})}, []string{"items[3].priority"}},
+		{"fractional priority", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "priority": 2.5})}, []string{"items[3].priority"}},
+		{"bad completed", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "completed": "no"})}, []string{"items[3].completed"}},
+		{"bad due_date", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "due_date": "2026-12-31"})}, []string{"items[3].due_date"}},
+		{"long description", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "description": strings.Repeat("d", 10001)})}, []string{"items[3].description"}},
+		{"unknown field", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "colour": "red"})}, []string{"items[3].colour"}},
+		{"NUL in title", map[string]any{"items": withBad(5, 3, map[string]any{"title": "a\x00b"})}, []string{"items[3].title"}},
+		{"item null", map[string]any{"items": withBad(5, 3, nil)}, []string{"items[3]"}},
+		{"item a number", map[string]any{"items": withBad(5, 3, 42)}, []string{"items[3]"}},
+		{"item a string", map[string]any{"items": withBad(5, 3, "title")}, []string{"items[3]"}},
+		{"item a boolean", map[string]any{"items": withBad(5, 3, true)}, []string{"items[3]"}},
+		{"item an array", map[string]any{"items": withBad(5, 3, []any{map[string]any{"title": "x"}})}, []string{"items[3]"}},
+		{"first item bad", map[string]any{"items": withBad(5, 0, map[string]any{"title": ""})}, []string{"items[0].title"}},
+		{"last of 1000 bad", map[string]any{"items": withBad(1000, 999, map[string]any{"title": ""})}, []string{"items[999].title"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			before := valTotal(t, a, acc.Token)
+			r := a.do(req{Method: "POST", Path: valBatchPath, Token: acc.Token, Body: tc.body})
+			valWantFields(t, r, 422, tc.want...)
+			if after := valTotal(t, a, acc.Token); after != before {
+				t.Errorf("total = %d after a refused batch, want %d: nothing may be created", after, before)
+			}
+		})
+	}
+	t.Run("1 item", func(t *testing.T) {
+		a := sharedAPI(t)
+		before := valTotal(t, a, acc.Token)
+		r := expect(t, a.do(req{Method: "POST", Path: valBatchPath, Token: acc.Token, Body: map[string]any{"items": good(1)}}), http.StatusCreated)
+		var b struct{ Items []todo }
+		r.Decode(t, &b)
+		if len(b.Items) != 1 || b.Items[0].Title != "item 0000" {
+			t.Errorf("items = %+v, want one titled %q", b.Items, "item 0000")
+		}
+		if after := valTotal(t, a, acc.Token); after != before+1 {
+			t.Errorf("total = %d, want %d", after, before+1)
+		}
+	})
+	t.Run("1000 items in request order", func(t *testing.T) {
+		a := sharedAPI(t)
+		before := valTotal(t, a, acc.Token)
+		items := make([]any, 1000)
+		for i := range items {
+			items[i] = map[string]any{"title": fmt.Sprintf(" batch %04d ", i), "priority": i % 6, "completed": i%2 == 1}
+		}
+		r := expect(t, a.do(req{Method: "POST", Path: valBatchPath, Token: acc.Token, Body: map[string]any{"items": items}}), http.StatusCreated)
+		var b struct{ Items []todo }
+		r.Decode(t, &b)
+		if len(b.Items) != 1000 {
+			t.Fatalf("items = %d, want 1000", len(b.Items))
+		}
+		ids := map[int64]bool{}
+		for i, td := range b.Items {
+			if want := fmt.Sprintf("batch %04d", i); td.Title != want || td.Priority != i%6 || td.Completed != (i%2 == 1) {
+				t.Fatalf("items[%d] = %q priority %d completed %v, want %q priority %d completed %v", i, td.Title, td.Priority, td.Completed, want, i%6, i%2 == 1)
+			}
+			if td.ID <= 0 || ids[td.ID] {
+				t.Fatalf("items[%d].id = %d: missing or repeated", i, td.ID)
+			}
+			ids[td.ID] = true
+		}
+		if after := valTotal(t, a, acc.Token); after != before+1000 {
+			t.Errorf("total = %d, want %d", after, before+1000)
+		}
+		for _, i := range []int{0, 499, 999} {
+			stored, _ := valGetTodo(t, a, acc.Token, b.Items[i].ID)
+			if !valSameTodo(stored, b.Items[i]) {
+				t.Errorf("GET items[%d] = %+v, want %+v", i, stored, b.Items[i])
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// body format
+
+// valEndpoint is a route that takes a JSON body.
+type valEndpoint struct {
+	name, method, path, token string
+}
+
+func valEndpoints(t testing.TB, a *api) []valEndpoint {
+	t.Helper()
+	acc := newAccount(t, a)
+	td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "format"})
+	return []valEndpoint{
+		{"register", "POST", valRegister, ""},
+		{"login", "POST", valLogin, ""},
+		{"users patch", "PATCH", valMePath, acc.Token},
+		{"todo create", "POST", valTodosPath, acc.Token},
+		{"batch", "POST", valBatchPath, acc.Token},
+		{"todo patch", "PATCH", valTodoPath(td.ID), acc.Token},
+	}
+}
+
+func TestValidationBodyFormat(t *testing.T) {
+	a := sharedAPI(t)
+	endpoints := valEndpoints(t, a)
+	cases := []struct {
+		name        string
+		body        []byte
+		contentType string // "" keeps application/json; "-" removes the header
+		skipLogin   bool   // login accepts this content type
+	}{
+		{name: "trailing comma", body: []byte(`{"title":"a",}`)},
+		{name: "unquoted key", body: []byte(`{title:"a"}`)},
+		{name: "single quotes", body: []byte(`{'title':'a'}`)},
+		{name: "truncated", body: []byte(`{"title":"a"`)},
+		{name: "not JSON", body: []byte(`title=a`)},
+		{name: "trailing garbage", body: []byte(`{"title":"a"} x`)},
+		{name: "second object", body: []byte(`{"title":"a"}{}`)},
+		{name: "trailing bracket", body: []byte(`{"title":"a"}]`)},
+		{name: "array", body: []byte(`[{"title":"a"}]`)},
+		{name: "string", body: []byte(`"title"`)},
+		{name: "number", body: []byte(`42`)},
+		{name: "boolean", body: []byte(`true`)},
+		{name: "null", body: []byte(`null`)},
+		{name: "empty body", body: []byte(``)},
+		{name: "whitespace body", body: []byte(" \n\t ")},
+		{name: "raw NUL byte in a string", body: []byte("{\"title\":\"a\x00b\"}")},
+		{name: "raw newline in a string", body: []byte("{\"title\":\"a\nb\"}")},
+		{name: "invalid UTF-8 in a string", body: []byte("{\"title\":\"\xff\xfe\"}")},
+		{name: "overlong UTF-8", body: []byte("{\"title\":\"\xc0\xaf\"}")},
+		{name: "UTF-8 encoded surrogate", body: []byte("{\"title\":\"\xed\xa0\x80\"}")},
+		{name: "invalid UTF-8 in a key", body: []byte("{\"ti\xfftle\":\"a\"}")},
+		{name: "UTF-16 body", body: []byte("\xff\xfe{\x00}\x00")},
+		{name: "text/plain", body: []byte(`{"title":"a"}`), contentType: "text/plain"},
+		{name: "no Content-Type", body: []byte(`{"title":"a"}`), contentType: "-"},
+		{name: "application/xml", body: []byte(`{"title":"a"}`), contentType: "application/xml"},
+		{name: "malformed Content-Type", body: []byte(`{"title":"a"}`), contentType: "application/json; ;="},
+		{name: "form on a JSON route", body: []byte(`title=a`), contentType: "application/x-www-form-urlencoded", skipLogin: true},
+	}
+	for _, ep := range endpoints {
+		t.Run(ep.name, func(t *testing.T) {
+			for _, tc := range cases {
+				if tc.skipLogin && ep.name == "login" {
+					continue
+				}
+				t.Run(tc.name, func(t *testing.T) {
+					a := sharedAPI(t)
+					h := map[string]string{}
+					switch tc.contentType {
+					case "":
+					case "-":
+						h["Content-Type"] = ""
+					default:
+						h["Content-Type"] = tc.contentType
+					}
+					r := a.do(req{Method: ep.method, Path: ep.path, Token: ep.token, Body: tc.body, Header: h})
+					expect(t, r, http.StatusBadRequest)
+				})
+			}
+		})
+	}
+	t.Run("accepted variants", func(t *testing.T) {
+		a := sharedAPI(t)
+		acc := newAccount(t, a)
+		for _, tc := range []struct {
+			name, body, contentType string
+		}{
+			{"trailing whitespace", "{\"title\":\"a\"} \r\n\t", "application/json"},
+			{"leading whitespace", "\n  {\"title\":\"a\"}", "application/json"},
+			{"charset parameter", `{"title":"a"}`, "application/json; charset=utf-8"},
+			{"upper-case media type", `{"title":"a"}`, "Application/JSON"},
+			{"escaped non-ASCII", `{"title":"caf\u00e9 \ud83d\ude00"}`, "application/json"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := sharedAPI(t)
+				r := a.do(req{Method: "POST", Path: valTodosPath, Token: acc.Token, Body: tc.body, Header: map[string]string{"Content-Type": tc.contentType}})
+				expect(t, r, http.StatusCreated)
+			})
+		}
+	})
+}
+
+// valStream is a request body of unknown length: prefix, then fill bytes,
+// then suffix, size bytes in all. It counts what the server reads.
+type valStream struct {
+	prefix, suffix []byte
+	fill           byte
+	size, off      int
+}
+
+func (s *valStream) Read(p []byte) (int, error) {
+	if s.off >= s.size {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && s.off < s.size {
+		switch {
+		case s.off < len(s.prefix):
+			p[n] = s.prefix[s.off]
+		case s.off >= s.size-len(s.suffix):
+			p[n] = s.suffix[s.off-(s.size-len(s.suffix))]
+		default:
+			p[n] = s.fill
+		}
+		n++
+		s.off++
+	}
+	return n, nil
+}
+
+// valServeStream sends a body of unknown length (chunked) straight to the
+// handler.
+func valServeStream(a *api, method, path, token string, body *valStream) response {
+	hr := httptest.NewRequest(method, path, io.NopCloser(body))
+	hr.ContentLength = -1
+	hr.TransferEncoding = []string{"chunked"}
+	hr.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		hr.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, hr)
+	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// valPadded is {"title":"x"} padded with spaces to exactly size bytes.
+func valPadded(size int) []byte {
+	const head, tail = `{"title":"x"`, `}`
+	return []byte(head + strings.Repeat(" ", size-len(head)-len(tail)) + tail)
+}
+
+func TestValidationBodyLimit(t *testing.T) {
+	a := sharedAPI(t)
+	endpoints := valEndpoints(t, a)
+	big := []byte(`{"title":"` + strings.Repeat("a", valBodyLimit) + `"}`)
+	for _, ep := range endpoints {
+		t.Run(ep.name, func(t *testing.T) {
+			t.Run("with Content-Length", func(t *testing.T) {
+				a := sharedAPI(t)
+				expect(t, a.do(req{Method: ep.method, Path: ep.path, Token: ep.token, Body: big}), http.StatusRequestEntityTooLarge)
+			})
+			t.Run("unknown length", func(t *testing.T) {
+				a := sharedAPI(t)
+				s := &valStream{prefix: []byte(`{"title":"`), suffix: []byte(`"}`), fill: 'a', size: 8 << 20}
+				expect(t, valServeStream(a, ep.method, ep.path, ep.token, s), http.StatusRequestEntityTooLarge)
+				if s.off > 2*valBodyLimit {
+					t.Errorf("server read %d bytes of an 8 MiB body, want it to stop near the %d-byte limit", s.off, valBodyLimit)
+				}
+			})
+		})
+	}
+	t.Run("boundary", func(t *testing.T) {
+		acc := newAccount(t, a)
+		for _, tc := range []struct {
+			name   string
+			size   int
+			status int
+		}{
+			{"exactly the limit", valBodyLimit, http.StatusCreated},
+			{"one byte over", valBodyLimit + 1, http.StatusRequestEntityTooLarge},
+		} {
+			t.Run(tc.name+", with Content-Length", func(t *testing.T) {
+				a := sharedAPI(t)
+				expect(t, a.do(req{Method: "POST", Path: valTodosPath, Token: acc.Token, Body: valPadded(tc.size)}), tc.status)
+			})
+			t.Run(tc.name+", unknown length", func(t *testing.T) {
+				a := sharedAPI(t)
+				s := &valStream{prefix: []byte(`{"title":"x"`), suffix: []byte(`}`), fill: ' ', size: tc.size}
+				expect(t, valServeStream(a, "POST", valTodosPath, acc.Token, s), tc.status)
+			})
+		}
+	})
+	t.Run("Content-Length larger than the body sent", func(t *testing.T) {
+		// The declared length alone answers 413, before any reading.
+		acc := newAccount(t, a)
+		hr := httptest.NewRequest("POST", valTodosPath, bytes.NewReader([]byte(`{"title":"a"}`)))
+		hr.ContentLength = valBodyLimit + 1
+		hr.Header.Set("Content-Type", "application/json")
+		hr.Header.Set("Authorization", "Bearer "+acc.Token)
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, hr)
+		expect(t, response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}, http.StatusRequestEntityTooLarge)
+	})
+}
+
+// ---------------------------------------------------------------------------
+// NUL, nesting, SQL-shaped text
+
+func TestValidationNUL(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "nul target"})
+	cases := []struct {
+		name, method, path, token string
+		body                      map[string]any
+		want                      []string
+	}{
+		{"register email", "POST", valRegister, "", valRegisterBody("nul\x00"+valName("e")+"@example.com", valName("n"), valPassword), []string{"email"}},
+		{"register username", "POST", valRegister, "", valRegisterBody(valEmail(40), "nul\x00name", valPassword), []string{"username"}},
+		{"register username, NUL only", "POST", valRegister, "", valRegisterBody(valEmail(40), "\x00\x00\x00", valPassword), []string{"username"}},
+		{"users patch username", "PATCH", valMePath, acc.Token, map[string]any{"username": "ab\x00cd"}, []string{"username"}},
+		{"users patch email", "PATCH", valMePath, acc.Token, map[string]any{"email": "a\x00b@example.com", "current_password": acc.Password}, []string{"email"}},
+		{"todo create title", "POST", valTodosPath, acc.Token, map[string]any{"title": "a\x00b"}, []string{"title"}},
+		{"todo create title, NUL only", "POST", valTodosPath, acc.Token, map[string]any{"title": "\x00"}, []string{"title"}},
+		{"todo create description", "POST", valTodosPath, acc.Token, map[string]any{"title": "ok", "description": "x\x00y"}, []string{"description"}},
+		{"todo create both", "POST", valTodosPath, acc.Token, map[string]any{"title": "\x00a", "description": "\x00"}, []string{"title", "description"}},
+		{"todo patch title", "PATCH", valTodoPath(td.ID), acc.Token, map[string]any{"title": "a\x00"}, []string{"title"}},
+		{"todo patch description", "PATCH", valTodoPath(td.ID), acc.Token, map[string]any{"description": "\x00"}, []string{"description"}},
+		{"batch title", "POST", valBatchPath, acc.Token, map[string]any{"items": []any{map[string]any{"title": "ok"}, map[string]any{"title": "a\x00"}}}, []string{"items[1].title"}},
+		{"batch description", "POST", valBatchPath, acc.Token, map[string]any{"items": []any{map[string]any{"title": "ok", "description": "a\x00"}}}, []string{"items[0].description"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			r := a.do(req{Method: tc.method, Path: tc.path, Token: tc.token, Body: tc.body})
+			valWantFields(t, r, 422, tc.want...)
+		})
+	}
+	t.Run("nothing stored", func(t *testing.T) {
+		a := sharedAPI(t)
+		if n := valTotal(t, a, acc.Token); n != 1 {
+			t.Errorf("total = %d, want 1", n)
+		}
+		got, _ := valGetTodo(t, a, acc.Token, td.ID)
+		if !valSameTodo(got, td) {
+			t.Errorf("todo = %+v, want unchanged %+v", got, td)
+		}
+		if me := valMe(t, a, acc.Token); me.Username != acc.Username || me.Email != acc.Email {
+			t.Errorf("user = %+v, want unchanged", me)
+		}
+	})
+	// Login does not validate beyond "present", but a NUL in the
+	// identifier must still be a client error (401 or 422), never a 500.
+	for _, tc := range []struct {
+		name string
+		body any
+		ct   string
+	}{
+		{"login JSON username", map[string]any{"username": "nul\x00user", "password": valPassword}, ""},
+		{"login JSON email", map[string]any{"username": "nul\x00user@example.com", "password": valPassword}, ""},
+		{"login JSON password", map[string]any{"username": acc.Username, "password": "pass\x00word"}, ""},
+		{"login form username", "username=nul%00user&password=whatever1", "application/x-www-form-urlencoded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			h := map[string]string{}
+			if tc.ct != "" {
+				h["Content-Type"] = tc.ct
+			}
+			valWantClientError(t, a.do(req{Method: "POST", Path: valLogin, Body: tc.body, Header: h}), http.StatusUnauthorized, http.StatusUnprocessableEntity)
+		})
+	}
+}
+
+func TestValidationDeepNesting(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "nest target"})
+	for _, depth := range []int{64, 5000, 10001, 100000} {
+		for _, kind := range []struct {
+			name  string
+			value func(int) string
+		}{{"arrays", valNested}, {"objects", valNestedObject}} {
+			v := kind.value(depth)
+			cases := []struct{ name, method, path, token, body string }{
+				{"todo title", "POST", valTodosPath, acc.Token, `{"title":` + v + `}`},
+				{"todo description", "POST", valTodosPath, acc.Token, `{"title":"ok","description":` + v + `}`},
+				{"todo priority", "POST", valTodosPath, acc.Token, `{"title":"ok","priority":` + v + `}`},
+				{"todo unknown field", "POST", valTodosPath, acc.Token, `{"title":"ok","meta":` + v + `}`},
+				{"todo patch due_date", "PATCH", valTodoPath(td.ID), acc.Token, `{"due_date":` + v + `}`},
+				{"batch items", "POST", valBatchPath, acc.Token, `{"items":` + v + `}`},
+				{"batch item", "POST", valBatchPath, acc.Token, `{"items":[{"title":"ok"},` + v + `]}`},
+				{"batch item title", "POST", valBatchPath, acc.Token, `{"items":[{"title":` + v + `}]}`},
+				{"register username", "POST", valRegister, "", `{"email":"n@example.com","username":` + v + `,"password":"12345678"}`},
+				{"users patch email", "PATCH", valMePath, acc.Token, `{"email":` + v + `}`},
+				{"whole body", "POST", valTodosPath, acc.Token, v},
+			}
+			for _, tc := range cases {
+				t.Run(fmt.Sprintf("%s %d deep in %s", kind.name, depth, tc.name), func(t *testing.T) {
+					a := sharedAPI(t)
+					r := a.do(req{Method: tc.method, Path: tc.path, Token: tc.token, Body: tc.body})
+					valWantClientError(t, r, http.StatusBadRequest, http.StatusUnprocessableEntity)
+				})
+			}
+		}
+	}
+	t.Run("nothing stored", func(t *testing.T) {
+		a := sharedAPI(t)
+		if n := valTotal(t, a, acc.Token); n != 1 {
+			t.Errorf("total = %d, want 1", n)
+		}
+		got, _ := valGetTodo(t, a, acc.Token, td.ID)
+		if !valSameTodo(got, td) {
+			t.Errorf("todo = %+v, want unchanged %+v", got, td)
+		}
+	})
+}
+
+func TestValidationSQLShapedText(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	texts := []string{
+		valSQLishText,
+		`Robert'); DROP TABLE users;--`,
+		`' OR '1'='1`,
+		`"; DELETE FROM todos WHERE ''='`,
+		`1; SELECT pg_sleep(10); --`,
+		`$1 $2 ? ?? :name @p1`,
+		`100% _match_ \ back\slash`,
+		`/* comment */ -- line`,
+		`E'\x41' U&'\0041'`,
+	}
+	for i, s := range texts {
+		t.Run(s, func(t *testing.T) {
+			a := sharedAPI(t)
+			created, _ := createTodo(t, a, acc.Token, map[string]any{"title": s, "description": s})
+			if created.Title != s || valDesc(created.Description) != strconv.Quote(s) {
+				t.Errorf("created title %q description %s, want both %q", created.Title, valDesc(created.Description), s)
+			}
+			got, _ := valGetTodo(t, a, acc.Token, created.ID)
+			if got.Title != s || valDesc(got.Description) != strconv.Quote(s) {
+				t.Errorf("stored title %q description %s, want both %q", got.Title, valDesc(got.Description), s)
+			}
+			// A PATCH stores it literally too.
+			patched := s + " (patched)"
+			r := expect(t, a.do(req{Method: "PATCH", Path: valTodoPath(created.ID), Token: acc.Token, Body: map[string]any{"title": patched}}), http.StatusOK)
+			var p todo
+			r.Decode(t, &p)
+			if p.Title != patched {
+				t.Errorf("patched title = %q, want %q", p.Title, patched)
+			}
+			// And it can be searched for as text.
+			var page todoPage
+			expect(t, a.do(req{Method: "GET", Path: valTodosPath + "?limit=100&q=" + url.QueryEscape(s), Token: acc.Token}), http.StatusOK).Decode(t, &page)
+			found := false
+			for _, it := range page.Items {
+				found = found || it.ID == created.ID
+			}
+			if !found {
+				t.Errorf("q=%q did not find the todo holding it (total %d)", s, page.Total)
+			}
+			if n := valTotal(t, a, acc.Token); n != int64(i+1) {
+				t.Errorf("total = %d, want %d", n, i+1)
+			}
+		})
+	}
+	t.Run("tables intact", func(t *testing.T) {
+		a := sharedAPI(t)
+		login(t, a, acc.Username, acc.Password)
+		if n := valTotal(t, a, acc.Token); n != int64(len(texts)) {
+			t.Errorf("total = %d, want %d", n, len(texts))
+		}
+	})
+}

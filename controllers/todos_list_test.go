@@ -1,0 +1,1055 @@
+package controllers_test
+
+// Tests of GET /api/v1/todos (see /work/shared/API.md): pagination by offset
+// and by cursor under every sort and several filters, the q= search, cursor
+// and parameter errors, defaults, and that a user only ever sees their own
+// todos. Expected results are computed in Go from what the test created.
+
+import (
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listSortKeys are the sort values the contract accepts.
+var listSortKeys = []string{"created_at", "-created_at", "priority", "-priority", "due_date", "-due_date", "title", "-title"}
+
+// listInput is one todo to create; the server adds id and created_at.
+type listInput struct {
+	Title       string
+	Description *string
+	Completed   bool
+	Priority    int
+	DueDate     *time.Time
+	// DueZone, if set, is the zone the due date is sent in (the server
+	// must store the same instant).
+	DueZone *time.Location
+}
+
+func (in listInput) body() map[string]any {
+	m := map[string]any{"title": in.Title, "completed": in.Completed, "priority": in.Priority}
+	if in.Description != nil {
+		m["description"] = *in.Description
+	}
+	if in.DueDate != nil {
+		d := *in.DueDate
+		if in.DueZone != nil {
+			d = d.In(in.DueZone)
+		}
+		m["due_date"] = d.Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+func listPtr[T any](v T) *T { return &v }
+
+// listBatch creates the inputs with POST /todos/batch (up to 1000 per call)
+// and returns them as todos: the fields the test sent, the id and
+// created_at the server assigned. It checks the server echoed the fields.
+func listBatch(t testing.TB, a *api, token string, ins []listInput) []todo {
+	t.Helper()
+	var out []todo
+	for start := 0; start < len(ins); start += 1000 {
+		chunk := ins[start:min(start+1000, len(ins))]
+		items := make([]map[string]any, len(chunk))
+		for i, in := range chunk {
+			items[i] = in.body()
+		}
+		r := expect(t, a.do(req{Method: "POST", Path: "/api/v1/todos/batch", Token: token, Body: map[string]any{"items": items}}), http.StatusCreated)
+		var res struct {
+			Items []todo `json:"items"`
+		}
+		r.Decode(t, &res)
+		if len(res.Items) != len(chunk) {
+			t.Fatalf("batch of %d created %d items", len(chunk), len(res.Items))
+		}
+		for i, in := range chunk {
+			got := res.Items[i]
+			want := todo{ID: got.ID, Title: in.Title, Description: in.Description, Completed: in.Completed, Priority: in.Priority, DueDate: in.DueDate, CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt}
+			if diff := listDiff(want, got); diff != "" {
+				t.Fatalf("batch item %d: %s", i, diff)
+			}
+			out = append(out, want)
+		}
+	}
+	return out
+}
+
+// listDiff describes how got differs from want in the client-set fields.
+func listDiff(want, got todo) string {
+	var d []string
+	if got.ID != want.ID {
+		d = append(d, fmt.Sprintf("id = %d, want %d", got.ID, want.ID))
+	}
+	if got.Title != want.Title {
+		d = append(d, fmt.Sprintf("title = %q, want %q", got.Title, want.Title))
+	}
+	if (got.Description == nil) != (want.Description == nil) || (got.Description != nil && *got.Description != *want.Description) {
+		d = append(d, fmt.Sprintf("description = %s, want %s", listOptString(got.Description), listOptString(want.Description)))
+	}
+	if got.Completed != want.Completed {
+		d = append(d, fmt.Sprintf("completed = %t, want %t", got.Completed, want.Completed))
+	}
+	if got.Priority != want.Priority {
+		d = append(d, fmt.Sprintf("priority = %d, want %d", got.Priority, want.Priority))
+	}
+	if (got.DueDate == nil) != (want.DueDate == nil) || (got.DueDate != nil && !got.DueDate.Equal(*want.DueDate)) {
+		d = append(d, fmt.Sprintf("due_date = %s, want %s", listOptTime(got.DueDate), listOptTime(want.DueDate)))
+	}
+	if !got.CreatedAt.Equal(want.CreatedAt) {
+		d = append(d, fmt.Sprintf("created_at = %s, want %s", got.CreatedAt.Format(time.RFC3339Nano), want.CreatedAt.Format(time.RFC3339Nano)))
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("todo %d: %s", want.ID, strings.Join(d, "; "))
+}
+
+func listOptString(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return strconv.Quote(*s)
+}
+
+func listOptTime(t *time.Time) string {
+	if t == nil {
+		return "null"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// listCompare orders a before b (<0) under the sort key, as the contract
+// says: ties broken by id in the same direction; null due dates last
+// ascending and first descending (so a descending order is exactly the
+// reverse of the ascending one). Titles are compared byte-wise; the walk
+// data uses lower-case ASCII letters only, which every collation orders
+// the same way.
+func listCompare(key string, a, b todo) int {
+	var c int
+	switch strings.TrimPrefix(key, "-") {
+	case "created_at":
+		c = a.CreatedAt.Compare(b.CreatedAt)
+	case "priority":
+		c = cmp.Compare(a.Priority, b.Priority)
+	case "title":
+		c = strings.Compare(a.Title, b.Title)
+	case "due_date":
+		switch {
+		case a.DueDate == nil && b.DueDate == nil:
+		case a.DueDate == nil:
+			c = 1
+		case b.DueDate == nil:
+			c = -1
+		default:
+			c = a.DueDate.Compare(*b.DueDate)
+		}
+	default:
+		panic("unknown sort key " + key)
+	}
+	if c == 0 {
+		c = cmp.Compare(a.ID, b.ID)
+	}
+	if strings.HasPrefix(key, "-") {
+		c = -c
+	}
+	return c
+}
+
+// listSortValue shows the sort column of a todo, for messages.
+func listSortValue(key string, t todo) string {
+	switch strings.TrimPrefix(key, "-") {
+	case "created_at":
+		return fmt.Sprintf("id=%d created_at=%s", t.ID, t.CreatedAt.Format(time.RFC3339Nano))
+	case "priority":
+		return fmt.Sprintf("id=%d priority=%d", t.ID, t.Priority)
+	case "title":
+		return fmt.Sprintf("id=%d title=%.20q", t.ID, t.Title)
+	default:
+		return fmt.Sprintf("id=%d due_date=%s", t.ID, listOptTime(t.DueDate))
+	}
+}
+
+// listExpected returns the todos matching match, in the order of key.
+func listExpected(all []todo, key string, match func(todo) bool) []todo {
+	var out []todo
+	for _, td := range all {
+		if match == nil || match(td) {
+			out = append(out, td)
+		}
+	}
+	slices.SortFunc(out, func(a, b todo) int { return listCompare(key, a, b) })
+	return out
+}
+
+// listGet fetches one page and checks the status.
+func listGet(t testing.TB, a *api, token, rawQuery string) todoPage {
+	t.Helper()
+	path := "/api/v1/todos"
+	if rawQuery != "" {
+		path += "?" + rawQuery
+	}
+	r := expect(t, a.do(req{Method: "GET", Path: path, Token: token}), http.StatusOK)
+	var p todoPage
+	r.Decode(t, &p)
+	return p
+}
+
+// listContains reports whether q is a case-insensitive substring of the
+// title or the description (the contract's q=).
+func listContains(td todo, q string) bool {
+	q = strings.ToLower(q)
+	if strings.Contains(strings.ToLower(td.Title), q) {
+		return true
+	}
+	return td.Description != nil && strings.Contains(strings.ToLower(*td.Description), q)
+}
+
+// listWalk reads every page of base (sorted by key, or by the default
+// order if key is "") with the given limit, by offset or by following
+// next_cursor, checking each page; it returns the rows in the order read.
+// want is the expected sequence: it gives the total and where the last
+// page is.
+func listWalk(t *testing.T, a *api, token string, base url.Values, key string, limit int, byCursor bool, want []todo) []todo {
+	t.Helper()
+	maxPages := len(want)/limit + 3
+	var got []todo
+	cursor := ""
+	for page := 0; ; page++ {
+		if page >= maxPages {
+			t.Errorf("walk did not end after %d pages (%d rows read, %d match)", page, len(got), len(want))
+			return got
+		}
+		q := url.Values{}
+		for k, v := range base {
+			q[k] = v
+		}
+		if key != "" {
+			q.Set("sort", key)
+		}
+		q.Set("limit", strconv.Itoa(limit))
+		offset := 0
+		if byCursor {
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+		} else {
+			offset = page * limit
+			q.Set("offset", strconv.Itoa(offset))
+		}
+		where := fmt.Sprintf("page %d (%s)", page, q.Encode())
+		if len(where) > 160 {
+			where = where[:160] + "…"
+		}
+		r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + q.Encode(), Token: token})
+		if r.Status != http.StatusOK {
+			t.Errorf("%s: status = %d, want 200 (cursor from the previous page: %d characters); body: %.300s", where, r.Status, len(cursor), r.Body)
+			return got
+		}
+		var p todoPage
+		r.Decode(t, &p)
+		if p.Total != int64(len(want)) {
+			t.Errorf("%s: total = %d, want %d", where, p.Total, len(want))
+		}
+		if p.Limit != limit {
+			t.Errorf("%s: limit = %d, want %d", where, p.Limit, limit)
+		}
+		if p.Offset != offset {
+			t.Errorf("%s: offset = %d, want %d", where, p.Offset, offset)
+		}
+		if p.Items == nil {
+			t.Errorf("%s: items is null, want an array", where)
+		}
+		wantLen := min(limit, max(len(want)-len(got), 0))
+		if !byCursor {
+			wantLen = min(limit, max(len(want)-offset, 0))
+		}
+		if len(p.Items) != wantLen {
+			t.Errorf("%s: %d items, want %d", where, len(p.Items), wantLen)
+		}
+		got = append(got, p.Items...)
+		if byCursor {
+			switch {
+			case p.NextCursor == nil && len(got) < len(want):
+				t.Errorf("%s: next_cursor = null after %d of %d rows", where, len(got), len(want))
+				return got
+			case p.NextCursor == nil:
+				return got
+			case len(p.Items) == 0:
+				t.Errorf("%s: empty page with a next_cursor", where)
+				return got
+			case len(got) >= len(want):
+				// Keep walking: whatever follows shows up as duplicates
+				// or extra rows.
+				t.Errorf("%s: next_cursor = %q on the last page, want null", where, *p.NextCursor)
+			}
+			if *p.NextCursor == cursor {
+				t.Errorf("%s: next_cursor is the cursor just used: the walk would never end", where)
+				return got
+			}
+			cursor = *p.NextCursor
+		} else {
+			more := offset+limit < len(want)
+			if (p.NextCursor != nil) != more {
+				t.Errorf("%s: next_cursor = %s, want %s", where, listOptString(p.NextCursor), map[bool]string{true: "a cursor", false: "null"}[more])
+			}
+			if !more {
+				return got
+			}
+		}
+	}
+}
+
+// listCheckSequence compares the rows a walk read with the expected
+// sequence: no duplicates, no gaps, nothing extra, sorted by key, and each
+// row as it was created.
+func listCheckSequence(t *testing.T, key string, got, want []todo) {
+	t.Helper()
+	if key == "" {
+		key = "-created_at"
+	}
+	byID := make(map[int64]todo, len(want))
+	for _, w := range want {
+		byID[w.ID] = w
+	}
+	seen := map[int64]int{}
+	var extra []int64
+	dups := 0
+	for i, g := range got {
+		if j, dup := seen[g.ID]; dup {
+			if dups++; dups <= 5 {
+				t.Errorf("id %d read twice (rows %d and %d)", g.ID, j, i)
+			}
+			continue
+		}
+		seen[g.ID] = i
+		w, ok := byID[g.ID]
+		if !ok {
+			extra = append(extra, g.ID)
+			continue
+		}
+		if diff := listDiff(w, g); diff != "" {
+			t.Errorf("row %d differs from what was created: %s", i, diff)
+		}
+	}
+	if dups > 5 {
+		t.Errorf("... %d duplicate rows in all", dups)
+	}
+	if len(extra) > 0 {
+		t.Errorf("%d rows read that do not match (or are not this user's): ids %v", len(extra), listFirst(extra, 20))
+	}
+	var missing []int64
+	for _, w := range want {
+		if _, ok := seen[w.ID]; !ok {
+			missing = append(missing, w.ID)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d matching rows never read (gaps): ids %v", len(missing), len(want), listFirst(missing, 20))
+	}
+	broken := 0
+	for i := 1; i < len(got); i++ {
+		p, okp := byID[got[i-1].ID]
+		c, okc := byID[got[i].ID]
+		if !okp || !okc || p.ID == c.ID {
+			continue
+		}
+		if listCompare(key, p, c) >= 0 {
+			if broken++; broken <= 3 {
+				t.Errorf("order %s broken at row %d: %s comes before %s", key, i, listSortValue(key, p), listSortValue(key, c))
+			}
+		}
+	}
+	if len(got) == len(want) && len(missing) == 0 && len(extra) == 0 && dups == 0 && broken == 0 {
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				t.Errorf("row %d: id %d, want %d", i, got[i].ID, want[i].ID)
+				break
+			}
+		}
+	}
+}
+
+func listFirst(ids []int64, n int) []int64 {
+	if len(ids) > n {
+		return ids[:n]
+	}
+	return ids
+}
+
+// listSeedWalk creates n varied todos in batches (so created_at varies
+// between batches and ties within one): ~40% completed, priorities 0-5,
+// about half without a due date and the rest on 8 shared instants (some sent
+// with a +02:00 offset, some with microseconds), titles from 24 values made
+// of lower-case letters only, descriptions null or one of a few phrases in
+// mixed case.
+func listSeedWalk(t *testing.T, a *api, token string, n, batches int) []todo {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(20261126, 42))
+	heads := []string{"alpha", "alphabet", "bravo", "charlie", "delta", "echo"}
+	tails := []string{"", "tango", "zulu", "x"}
+	descs := []string{"Kiwi smoothie", "MANGO lassi", "papaya", "Alpha team review", "ping the echo server"}
+	base := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	plus2 := time.FixedZone("+02:00", 2*3600)
+	var all []todo
+	per := (n + batches - 1) / batches
+	for len(all) < n {
+		ins := make([]listInput, min(per, n-len(all)))
+		for i := range ins {
+			in := listInput{
+				Title:     heads[rng.IntN(len(heads))] + tails[rng.IntN(len(tails))],
+				Completed: rng.IntN(10) < 4,
+				Priority:  rng.IntN(6),
+			}
+			if rng.IntN(3) > 0 {
+				in.Description = listPtr(descs[rng.IntN(len(descs))])
+			}
+			if rng.IntN(2) == 0 {
+				k := rng.IntN(8)
+				d := base.AddDate(0, 0, k)
+				if k%3 == 1 {
+					d = d.Add(time.Duration(k*123457) * time.Microsecond)
+				}
+				in.DueDate = &d
+				if rng.IntN(2) == 0 {
+					in.DueZone = plus2
+				}
+			}
+			ins[i] = in
+		}
+		all = append(all, listBatch(t, a, token, ins)...)
+	}
+	return all
+}
+
+// TestListPagingWalks walks a few hundred rows page by page, by offset and
+// by cursor, under every sort key and several filters.
+func TestListPagingWalks(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	const n = 260 // 20 pages of 13
+	all := listSeedWalk(t, a, acc.Token, n, 3)
+	// Another user's rows that match every filter, which must never show.
+	other := newAccount(t, a)
+	listSeedWalk(t, a, other.Token, 40, 1)
+
+	due := func(s string) time.Time {
+		d, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	after, before := due("2026-03-03T00:00:00Z"), due("2026-03-07T00:00:00Z")
+	before2 := due("2026-03-05T01:00:00+02:00")
+	after6, after2 := due("2026-03-06T00:00:00Z"), due("2026-03-02T00:00:00Z")
+	cases := []struct {
+		name  string
+		query url.Values
+		limit int
+		match func(todo) bool
+	}{
+		{"none", url.Values{}, 13, nil},
+		{"completed=true", url.Values{"completed": {"true"}}, 11, func(td todo) bool { return td.Completed }},
+		{"completed=false", url.Values{"completed": {"false"}}, 13, func(td todo) bool { return !td.Completed }},
+		{"min_priority=3", url.Values{"min_priority": {"3"}}, 13, func(td todo) bool { return td.Priority >= 3 }},
+		{"q=alpha", url.Values{"q": {"alpha"}}, 11, func(td todo) bool { return listContains(td, "alpha") }},
+		{"q=NGO", url.Values{"q": {"NGO"}}, 13, func(td todo) bool { return listContains(td, "ngo") }},
+		{"due_after+due_before", url.Values{"due_after": {after.Format(time.RFC3339)}, "due_before": {before.Format(time.RFC3339)}}, 7, func(td todo) bool {
+			return td.DueDate != nil && td.DueDate.After(after) && td.DueDate.Before(before)
+		}},
+		{"due_before+02:00", url.Values{"due_before": {"2026-03-05T01:00:00+02:00"}}, 11, func(td todo) bool {
+			return td.DueDate != nil && td.DueDate.Before(before2)
+		}},
+		{"due_after", url.Values{"due_after": {"2026-03-06T00:00:00Z"}}, 13, func(td todo) bool {
+			return td.DueDate != nil && td.DueDate.After(after6)
+		}},
+		{"completed=false&min_priority=2&q=a&due_after", url.Values{"completed": {"false"}, "min_priority": {"2"}, "q": {"A"}, "due_after": {"2026-03-02T00:00:00Z"}}, 7, func(td todo) bool {
+			return !td.Completed && td.Priority >= 2 && listContains(td, "a") && td.DueDate != nil && td.DueDate.After(after2)
+		}},
+		{"few rows, limit 2", url.Values{"q": {"kiwi"}, "completed": {"true"}, "min_priority": {"4"}}, 2, func(td todo) bool {
+			return listContains(td, "kiwi") && td.Completed && td.Priority >= 4
+		}},
+		{"no match", url.Values{"q": {"no such text"}}, 7, func(todo) bool { return false }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// The groups run in parallel, each on its own router (an api
+			// reports to one test at a time); the data is only read.
+			t.Parallel()
+			ga := newAPI(t, nil)
+			keys := listSortKeys
+			if tc.name == "none" {
+				keys = append([]string{""}, keys...) // "" is the default order
+			}
+			for _, key := range keys {
+				orderKey := key
+				if key == "" {
+					orderKey = "-created_at"
+				}
+				want := listExpected(all, orderKey, tc.match)
+				if tc.name == "none" && len(want) != n {
+					t.Fatalf("expected %d rows, computed %d", n, len(want))
+				}
+				name := key
+				if name == "" {
+					name = "default"
+				}
+				t.Run(name, func(t *testing.T) {
+					for _, mode := range []string{"offset", "cursor"} {
+						t.Run(mode, func(t *testing.T) {
+							ga.t = t
+							got := listWalk(t, ga, acc.Token, tc.query, key, tc.limit, mode == "cursor", want)
+							listCheckSequence(t, orderKey, got, want)
+						})
+					}
+				})
+			}
+		})
+	}
+
+	// The limit may change from one cursor page to the next.
+	t.Run("cursor with changing limit", func(t *testing.T) {
+		a := sharedAPI(t)
+		want := listExpected(all, "priority", nil)
+		var got []todo
+		cursor := ""
+		for i, limits := 0, []int{1, 7, 100, 13, 5}; ; i++ {
+			if i > n {
+				t.Fatal("walk does not end")
+			}
+			q := url.Values{"sort": {"priority"}, "limit": {strconv.Itoa(limits[i%len(limits)])}}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			p := listGet(t, a, acc.Token, q.Encode())
+			if p.Total != n {
+				t.Errorf("total = %d, want %d", p.Total, n)
+			}
+			got = append(got, p.Items...)
+			if p.NextCursor == nil {
+				break
+			}
+			cursor = *p.NextCursor
+		}
+		listCheckSequence(t, "priority", got, want)
+	})
+
+	// A cursor from an offset page continues right after that page.
+	t.Run("cursor from an offset page", func(t *testing.T) {
+		a := sharedAPI(t)
+		for _, key := range []string{"title", "-due_date"} {
+			want := listExpected(all, key, nil)
+			p := listGet(t, a, acc.Token, url.Values{"sort": {key}, "limit": {"13"}, "offset": {"26"}}.Encode())
+			if p.NextCursor == nil {
+				t.Fatalf("sort=%s offset=26: next_cursor = null, want a cursor", key)
+			}
+			next := listGet(t, a, acc.Token, url.Values{"sort": {key}, "limit": {"13"}, "cursor": {*p.NextCursor}}.Encode())
+			listCheckSequence(t, key, append(p.Items, next.Items...), want[26:52])
+		}
+	})
+}
+
+// TestListSearchLiteral checks q=: a case-insensitive substring of title or
+// description, where %, _ and \ mean themselves and SQL-looking text is
+// just text.
+func TestListSearchLiteral(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	ins := []listInput{
+		{Title: "100% done"},
+		{Title: "100 percent done"},
+		{Title: "discount 50%"},
+		{Title: "under_score"},
+		{Title: "underscore"},
+		{Title: `back\slash`},
+		{Title: "backslash"},
+		{Title: `odd \% mix`},
+		{Title: "it's fine"},
+		{Title: "plain", Description: listPtr("has 100% in the description")},
+		{Title: "sqlish", Description: listPtr("' OR 1=1 --")},
+		{Title: "Mixed CASE Title"},
+		{Title: "École d'été"},
+		{Title: "wild%card_both"},
+		{Title: "nothing special", Description: listPtr("")},
+	}
+	created := listBatch(t, a, acc.Token, ins)
+	// Someone else's todos with the same texts must never show up.
+	other := newAccount(t, a)
+	listBatch(t, a, other.Token, ins)
+
+	cases := []struct {
+		q    string
+		want []string // titles
+	}{
+		{"%", []string{"100% done", "discount 50%", `odd \% mix`, "plain", "wild%card_both"}},
+		{"100%", []string{"100% done", "plain"}},
+		{"0%", []string{"100% done", "discount 50%", "plain"}},
+		{"%%", nil},
+		{"1%d", nil},
+		{"_", []string{"under_score", "wild%card_both"}},
+		{"r_s", []string{"under_score"}},
+		{"10_", nil},
+		{"w_ld", nil},
+		{"wild_card", nil},
+		{"wild%card", []string{"wild%card_both"}},
+		{`\`, []string{`back\slash`, `odd \% mix`}},
+		{`\%`, []string{`odd \% mix`}},
+		{`\\`, nil},
+		{`k\s`, []string{`back\slash`}},
+		{"' OR 1=1 --", []string{"sqlish"}},
+		{"' OR '1'='1", nil},
+		{"%' OR 1=1 --", nil},
+		{"'; DROP TABLE todos; --", nil},
+		{"'", []string{"it's fine", "sqlish", "École d'été"}},
+		{"mixed case", []string{"Mixed CASE Title"}},
+		{"MIXED CASE TITLE", []string{"Mixed CASE Title"}},
+		{"DESCRIPTION", []string{"plain"}},
+		{"100", []string{"100% done", "100 percent done", "plain"}},
+		{"ÉCOLE", []string{"École d'été"}},
+		{"ÉTÉ", []string{"École d'été"}},
+		{".*", nil},
+		{"[a-z]", nil},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("q=%s", tc.q), func(t *testing.T) {
+			a := sharedAPI(t)
+			p := listGet(t, a, acc.Token, url.Values{"q": {tc.q}, "limit": {"100"}, "sort": {"title"}}.Encode())
+			var got []string
+			for _, it := range p.Items {
+				got = append(got, it.Title)
+			}
+			want := slices.Clone(tc.want)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("titles = %q, want %q", got, want)
+			}
+			if p.Total != int64(len(tc.want)) {
+				t.Errorf("total = %d, want %d", p.Total, len(tc.want))
+			}
+			// The hand-written answer agrees with the contract's rule.
+			var rule []string
+			for _, td := range created {
+				if listContains(td, tc.q) {
+					rule = append(rule, td.Title)
+				}
+			}
+			slices.Sort(rule)
+			if !slices.Equal(rule, want) {
+				t.Fatalf("test table is wrong: substring rule gives %q", rule)
+			}
+		})
+	}
+}
+
+// listFlip changes the character at i to another base64url character.
+func listFlip(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
+
+// TestListCursorErrors checks that a cursor that is not one the server
+// issued for this very sort and these filters is refused with 400 naming
+// "cursor".
+func TestListCursorErrors(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	var ins []listInput
+	for i := range 30 {
+		ins = append(ins, listInput{Title: fmt.Sprintf("item%c", 'a'+i%26), Priority: i % 6, Completed: i%3 == 0})
+	}
+	listBatch(t, a, acc.Token, ins)
+
+	base := url.Values{"sort": {"priority"}, "min_priority": {"1"}, "limit": {"5"}}
+	p := listGet(t, a, acc.Token, base.Encode())
+	if p.NextCursor == nil {
+		t.Fatal("first page has no next_cursor")
+	}
+	good := *p.NextCursor
+	other := listGet(t, a, acc.Token, url.Values{"sort": {"title"}, "limit": {"3"}}.Encode()).NextCursor
+	if other == nil {
+		t.Fatal("sort=title page has no next_cursor")
+	}
+	payload, sig, ok := strings.Cut(good, ".")
+	if !ok || len(payload) < 4 || len(sig) < 4 {
+		t.Fatalf("cursor %q is not payload.signature; the tamper cases below need updating", good)
+	}
+	otherPayload, otherSig, _ := strings.Cut(*other, ".")
+	with := func(mod func(q url.Values)) string {
+		q := url.Values{}
+		for k, v := range base {
+			q[k] = v
+		}
+		mod(q)
+		return q.Encode()
+	}
+	cursor := func(c string) func(url.Values) {
+		return func(q url.Values) { q.Set("cursor", c) }
+	}
+
+	// The genuine cursor works, with any limit and with offset=0.
+	for _, raw := range []string{
+		with(cursor(good)),
+		with(func(q url.Values) { q.Set("cursor", good); q.Set("limit", "50") }),
+	} {
+		p := listGet(t, a, acc.Token, raw)
+		if len(p.Items) == 0 || p.Items[0].Priority < 1 {
+			t.Errorf("%s: items = %v", raw, p.Items)
+		}
+	}
+
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"s":"priority","f":"x","v":0,"i":1}`)) + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 16))
+	cases := []struct {
+		name string
+		raw  string
+	}{
+		{"flipped payload char", with(cursor(listFlip(good, len(payload)/2)))},
+		{"flipped first char", with(cursor(listFlip(good, 0)))},
+		{"flipped signature char", with(cursor(listFlip(good, len(payload)+1+len(sig)/2)))},
+		{"signature of another cursor", with(cursor(payload + "." + otherSig))},
+		{"payload of another cursor", with(cursor(otherPayload + "." + sig))},
+		{"truncated signature", with(cursor(good[:len(good)-4]))},
+		{"no signature", with(cursor(payload))},
+		{"empty signature", with(cursor(payload + "."))},
+		{"extra part", with(cursor(good + ".AAAA"))},
+		{"forged unsigned", with(cursor(forged))},
+		{"garbage", with(cursor("garbage"))},
+		{"garbage with dot", with(cursor("abc.def"))},
+		{"lone dot", with(cursor("."))},
+		{"not base64", with(cursor("!!!.###"))},
+		{"padded base64", with(cursor(base64.URLEncoding.EncodeToString([]byte(`{"s":"priority"}`)) + "." + sig))},
+		{"very long", with(cursor(strings.Repeat("A", 5000) + "." + sig))},
+		{"empty", with(cursor(""))},
+		{"other sort -priority", with(func(q url.Values) { q.Set("cursor", good); q.Set("sort", "-priority") })},
+		{"other sort title", with(func(q url.Values) { q.Set("cursor", good); q.Set("sort", "title") })},
+		{"default sort", with(func(q url.Values) { q.Set("cursor", good); q.Del("sort") })},
+		{"title cursor with sort=priority", with(cursor(*other))},
+		{"filter dropped", with(func(q url.Values) { q.Set("cursor", good); q.Del("min_priority") })},
+		{"filter changed", with(func(q url.Values) { q.Set("cursor", good); q.Set("min_priority", "2") })},
+		{"filter added completed", with(func(q url.Values) { q.Set("cursor", good); q.Set("completed", "false") })},
+		{"filter added q", with(func(q url.Values) { q.Set("cursor", good); q.Set("q", "item") })},
+		{"filter added due_before", with(func(q url.Values) { q.Set("cursor", good); q.Set("due_before", "2030-01-01T00:00:00Z") })},
+		{"with offset=5", with(func(q url.Values) { q.Set("cursor", good); q.Set("offset", "5") })},
+		{"with offset=1", with(func(q url.Values) { q.Set("cursor", good); q.Set("offset", "1") })},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + tc.raw, Token: acc.Token})
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400; body: %.300s", r.Status, r.Body)
+			}
+			pr := checkProblem(t, r)
+			if !slices.Contains(pr.fields(), "cursor") {
+				t.Errorf("errors fields = %q, want one naming \"cursor\"", pr.fields())
+			}
+		})
+	}
+}
+
+// TestListBadQuery checks that bad parameters answer 400 problem+json
+// listing every bad parameter, and that good edge values pass.
+func TestListBadQuery(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	listBatch(t, a, acc.Token, []listInput{{Title: "one"}, {Title: "two", Priority: 5, Completed: true}})
+	long := strings.Repeat("x", 201)
+	cases := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{"sort=nope", "sort=nope", []string{"sort"}},
+		{"sort empty", "sort=", []string{"sort"}},
+		{"sort=TITLE", "sort=TITLE", []string{"sort"}},
+		{"sort=+title", "sort=%2Btitle", []string{"sort"}},
+		{"limit=0", "limit=0", []string{"limit"}},
+		{"limit=101", "limit=101", []string{"limit"}},
+		{"limit=abc", "limit=abc", []string{"limit"}},
+		{"limit=-1", "limit=-1", []string{"limit"}},
+		{"limit=1.5", "limit=1.5", []string{"limit"}},
+		{"limit empty", "limit=", []string{"limit"}},
+		{"offset=-1", "offset=-1", []string{"offset"}},
+		{"offset=abc", "offset=abc", []string{"offset"}},
+		{"offset huge", "offset=99999999999999999999999", []string{"offset"}},
+		{"completed=maybe", "completed=maybe", []string{"completed"}},
+		{"completed=yes", "completed=yes", []string{"completed"}},
+		{"completed empty", "completed=", []string{"completed"}},
+		{"min_priority=9", "min_priority=9", []string{"min_priority"}},
+		{"min_priority=6", "min_priority=6", []string{"min_priority"}},
+		{"min_priority=-1", "min_priority=-1", []string{"min_priority"}},
+		{"min_priority=high", "min_priority=high", []string{"min_priority"}},
+		{"due_before=yesterday", "due_before=yesterday", []string{"due_before"}},
+		{"due_before date only", "due_before=2026-01-01", []string{"due_before"}},
+		{"due_after=Feb 30", "due_after=2026-02-30T00:00:00Z", []string{"due_after"}},
+		{"due_after no zone", "due_after=2026-01-01T00:00:00", []string{"due_after"}},
+		{"q too long", "q=" + long, []string{"q"}},
+		{"unknown parameter", "foo=1", []string{"foo"}},
+		{"unknown parameter case", "Sort=title", []string{"Sort"}},
+		{"unknown page", "page=2", []string{"page"}},
+		{"repeated limit", "limit=5&limit=6", []string{"limit"}},
+		{"repeated q", "q=a&q=b", []string{"q"}},
+		{"repeated identical", "sort=title&sort=title", []string{"sort"}},
+		{"all at once", "sort=nope&limit=0&offset=-1&completed=maybe&min_priority=9&due_before=yesterday&due_after=soon&foo=1&q=a&q=b",
+			[]string{"sort", "limit", "offset", "completed", "min_priority", "due_before", "due_after", "foo", "q"}},
+		{"limit=101 and offset=-1", "limit=101&offset=-1", []string{"limit", "offset"}},
+		{"bad limit and bad cursor", "limit=0&cursor=garbage", []string{"limit", "cursor"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + tc.raw, Token: acc.Token})
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400; body: %.300s", r.Status, r.Body)
+			}
+			p := checkProblem(t, r)
+			got := p.fields()
+			slices.Sort(got)
+			want := slices.Clone(tc.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("errors fields = %q, want %q", got, want)
+			}
+			for _, e := range p.Errors {
+				if e.Message == "" {
+					t.Errorf("error for %q has no message", e.Field)
+				}
+			}
+		})
+	}
+
+	good := []struct {
+		raw       string
+		wantTotal int64
+	}{
+		{"limit=1", 2},
+		{"limit=100", 2},
+		{"offset=0", 2},
+		{"offset=5", 2},
+		{"min_priority=0", 2},
+		{"min_priority=5", 1},
+		{"completed=true", 1},
+		{"completed=false", 1},
+		{"q=", 2},
+		{"q=" + strings.Repeat("x", 200), 0},
+		{"due_before=2026-01-01T00:00:00%2B02:00", 0},
+		{"due_after=2026-01-01T00:00:00.123456789Z", 0},
+		{"sort=-title&limit=2&offset=0&completed=true&min_priority=1&q=TW&due_before=2030-01-01T00:00:00Z", 0},
+	}
+	for _, tc := range good {
+		t.Run("ok "+tc.raw, func(t *testing.T) {
+			a := sharedAPI(t)
+			p := listGet(t, a, acc.Token, tc.raw)
+			if p.Total != tc.wantTotal {
+				t.Errorf("total = %d, want %d", p.Total, tc.wantTotal)
+			}
+		})
+	}
+}
+
+// TestListDefaults checks the answer without parameters: limit 20,
+// offset 0, newest first, and the shape of an empty list.
+func TestListDefaults(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	var all []todo
+	for b := range 3 {
+		var ins []listInput
+		for i := range 9 {
+			ins = append(ins, listInput{Title: fmt.Sprintf("batch%d item%d", b, i)})
+		}
+		all = append(all, listBatch(t, a, acc.Token, ins)...)
+		time.Sleep(2 * time.Millisecond)
+	}
+	r := expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusOK)
+	m := r.JSON(t)
+	for _, k := range []string{"items", "total", "limit", "offset", "next_cursor"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("response has no %q: %s", k, r.Body)
+		}
+	}
+	var p todoPage
+	r.Decode(t, &p)
+	want := listExpected(all, "-created_at", nil)
+	if p.Limit != 20 || p.Offset != 0 || p.Total != 27 {
+		t.Errorf("limit, offset, total = %d, %d, %d; want 20, 0, 27", p.Limit, p.Offset, p.Total)
+	}
+	if p.NextCursor == nil {
+		t.Error("next_cursor = null, want a cursor (27 rows, 20 shown)")
+	}
+	listCheckSequence(t, "-created_at", p.Items, want[:20])
+	if !want[0].CreatedAt.After(want[len(want)-1].CreatedAt) {
+		t.Errorf("batches share created_at %s; the default order test is weaker", want[0].CreatedAt)
+	}
+	// The default order is -created_at: its cursor serves sort=-created_at.
+	next := listGet(t, a, acc.Token, url.Values{"sort": {"-created_at"}, "cursor": {*p.NextCursor}}.Encode())
+	listCheckSequence(t, "-created_at", append(p.Items, next.Items...), want)
+
+	empty := newAccount(t, a)
+	r = expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: empty.Token}), http.StatusOK)
+	m = r.JSON(t)
+	if items, ok := m["items"].([]any); !ok || len(items) != 0 {
+		t.Errorf("empty list: items = %#v, want []", m["items"])
+	}
+	if nc, ok := m["next_cursor"]; !ok || nc != nil {
+		t.Errorf("empty list: next_cursor = %#v (present %t), want null", nc, ok)
+	}
+	if m["total"] != float64(0) || m["limit"] != float64(20) || m["offset"] != float64(0) {
+		t.Errorf("empty list = %s, want total 0, limit 20, offset 0", r.Body)
+	}
+}
+
+// TestListOwnerIsolation checks that lists and totals only ever count the
+// caller's todos, whatever the filters, and that another user's cursor
+// reveals nothing.
+func TestListOwnerIsolation(t *testing.T) {
+	a := sharedAPI(t)
+	alice, bob, carol := newAccount(t, a), newAccount(t, a), newAccount(t, a)
+	seed := func(acc account, n int) []todo {
+		var ins []listInput
+		for i := range n {
+			d := time.Date(2026, 5, 1+i%5, 0, 0, 0, 0, time.UTC)
+			ins = append(ins, listInput{Title: fmt.Sprintf("shared title %02d", i%7), Description: listPtr("shared"), Priority: i % 6, Completed: i%2 == 0, DueDate: &d})
+		}
+		return listBatch(t, a, acc.Token, ins)
+	}
+	mine := map[string][]todo{alice.Username: seed(alice, 23), bob.Username: seed(bob, 31), carol.Username: nil}
+	queries := []struct {
+		query url.Values
+		match func(todo) bool
+	}{
+		{url.Values{}, nil},
+		{url.Values{"q": {"shared"}}, func(td todo) bool { return true }},
+		{url.Values{"completed": {"true"}}, func(td todo) bool { return td.Completed }},
+		{url.Values{"min_priority": {"4"}, "sort": {"title"}}, func(td todo) bool { return td.Priority >= 4 }},
+		{url.Values{"due_after": {"2026-05-02T12:00:00Z"}, "sort": {"-due_date"}}, func(td todo) bool { return td.DueDate.After(time.Date(2026, 5, 2, 12, 0, 0, 0, time.UTC)) }},
+	}
+	for _, acc := range []account{alice, bob, carol} {
+		for _, q := range queries {
+			t.Run(acc.Username+" "+q.query.Encode(), func(t *testing.T) {
+				a := sharedAPI(t)
+				key := q.query.Get("sort")
+				orderKey := cmp.Or(key, "-created_at")
+				want := listExpected(mine[acc.Username], orderKey, q.match)
+				base := url.Values{}
+				for k, v := range q.query {
+					if k != "sort" {
+						base[k] = v
+					}
+				}
+				for _, byCursor := range []bool{false, true} {
+					got := listWalk(t, a, acc.Token, base, key, 10, byCursor, want)
+					listCheckSequence(t, orderKey, got, want)
+				}
+			})
+		}
+	}
+
+	// Bob's cursor, used by Alice, shows Alice's rows or nothing.
+	p := listGet(t, a, bob.Token, url.Values{"sort": {"title"}, "limit": {"3"}}.Encode())
+	if p.NextCursor == nil {
+		t.Fatal("bob's first page has no next_cursor")
+	}
+	r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + url.Values{"sort": {"title"}, "limit": {"100"}, "cursor": {*p.NextCursor}}.Encode(), Token: alice.Token})
+	switch r.Status {
+	case http.StatusOK:
+		var ap todoPage
+		r.Decode(t, &ap)
+		ids := map[int64]bool{}
+		for _, td := range mine[alice.Username] {
+			ids[td.ID] = true
+		}
+		for _, it := range ap.Items {
+			if !ids[it.ID] {
+				t.Errorf("alice, using bob's cursor, sees todo %d (%q), not hers", it.ID, it.Title)
+			}
+		}
+		if ap.Total != int64(len(mine[alice.Username])) {
+			t.Errorf("alice, using bob's cursor: total = %d, want %d", ap.Total, len(mine[alice.Username]))
+		}
+	case http.StatusBadRequest:
+		checkProblem(t, r)
+	default:
+		t.Errorf("alice using bob's cursor: status = %d, want 200 or 400; body: %s", r.Status, r.Body)
+	}
+}
+
+// TestListCursorEdgeValues walks by cursor over rows whose sort values are
+// at the edges of what the API accepts: due dates far from 1970 with
+// microseconds (more than 2^53 µs away, which a float64 cannot hold), and
+// the longest titles made of characters JSON escapes (so the cursor that
+// carries them is long). Every row must be read exactly once.
+func TestListCursorEdgeValues(t *testing.T) {
+	t.Run("far due dates", func(t *testing.T) {
+		a := sharedAPI(t)
+		acc := newAccount(t, a)
+		var ins []listInput
+		for _, s := range []string{
+			"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z",
+			"9999-12-31T23:59:59.999998Z", "9999-12-31T23:59:59.999998Z",
+			"2300-01-01T00:00:00.000001Z", "2300-01-01T00:00:00.000001Z", "2300-01-01T00:00:00.000001Z",
+			"2026-06-01T00:00:00Z", "", "",
+			"1600-01-01T00:00:00.000003Z", "1600-01-01T00:00:00.000003Z",
+			"0001-01-01T00:00:00.000001Z", "0001-01-01T00:00:00.000001Z",
+		} {
+			in := listInput{Title: "far"}
+			if s != "" {
+				d, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in.DueDate = &d
+			}
+			ins = append(ins, in)
+		}
+		all := listBatch(t, a, acc.Token, ins)
+		for _, key := range []string{"due_date", "-due_date"} {
+			for _, limit := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%s limit %d", key, limit), func(t *testing.T) {
+					a := sharedAPI(t)
+					want := listExpected(all, key, nil)
+					got := listWalk(t, a, acc.Token, url.Values{}, key, limit, true, want)
+					listCheckSequence(t, key, got, want)
+				})
+			}
+		}
+	})
+	// One character per account, so that any collation orders the titles
+	// by id alone.
+	for _, c := range []struct{ name, char string }{
+		{"less-than", "<"},
+		{"ampersand", "&"},
+		{"control character", "\x01"},
+		{"astral", "\U0001F600"},
+	} {
+		t.Run("255 times "+c.name, func(t *testing.T) {
+			a := sharedAPI(t)
+			acc := newAccount(t, a)
+			var ins []listInput
+			for range 4 {
+				ins = append(ins, listInput{Title: strings.Repeat(c.char, 255)})
+			}
+			all := listBatch(t, a, acc.Token, ins)
+			for _, key := range []string{"title", "-title"} {
+				t.Run(key, func(t *testing.T) {
+					a := sharedAPI(t)
+					want := listExpected(all, key, nil)
+					got := listWalk(t, a, acc.Token, url.Values{}, key, 1, true, want)
+					listCheckSequence(t, key, got, want)
+				})
+			}
+		})
+	}
+}

@@ -48,11 +48,11 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 			for _, id := range st.Unknown {
 				problems = append(problems, fmt.Sprintf("applied migration %s is unknown to this build", id))
 			}
-			direct, err := database.DirectURL(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
+			urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
 			if err != nil {
 				return err
 			}
-			drift, err := CheckModels(ctx, direct, migrations.All(), Models, a.newLogger(cfg))
+			drift, err := CheckModels(ctx, urls.Direct, migrations.All(), Models, a.newLogger(cfg))
 			if err != nil {
 				return err
 			}

@@ -56,12 +56,13 @@ func (a *app) migrationDB(ctx context.Context) (*migrations.Runner, *gorm.DB, co
 }
 
 func openMigrationDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*gorm.DB, error) {
-	direct, err := database.DirectURL(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
+	urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
 	if err != nil {
 		return nil, err
 	}
+	log.Info("migrations use the direct URL", "url", config.MaskURL(urls.Direct))
 	return database.Open(ctx, database.Options{
-		URL:             direct,
+		URL:             urls.Direct,
 		MaxOpenConns:    3, // one pinned for the lock, one for the work, one spare
 		MaxIdleConns:    3,
 		ConnectTimeout:  cfg.DBConnectTimeout,

@@ -42,7 +42,11 @@ func (a *app) serveCommand() *cobra.Command {
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
-	log.Info("starting", "project", cfg.ProjectName, "env", cfg.Env, "database", config.MaskURL(cfg.DatabaseURL))
+	urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "project", cfg.ProjectName, "env", cfg.Env, "database", config.MaskURL(urls.Serve))
 
 	if cfg.AutoMigrate {
 		mdb, err := openMigrationDB(ctx, cfg, log)
@@ -58,7 +62,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 
 	db, err := database.Open(ctx, database.Options{
-		URL:             cfg.DatabaseURL,
+		URL:             urls.Serve,
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: cfg.DBConnMaxLifetime,

@@ -6,6 +6,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +56,16 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlDB := stdlib.OpenDB(*connConfig)
+	// Before a pooled connection is reused, pgx pings it when it has been
+	// idle for over a second; the peek below also catches connections the
+	// server closed moments ago (Neon suspending a compute, a restart), so a
+	// write is never sent down a dead connection.
+	sqlDB := stdlib.OpenDB(*connConfig, stdlib.OptionResetSession(func(_ context.Context, c *pgx.Conn) error {
+		if !idleConnAlive(c.PgConn().Conn()) {
+			return driver.ErrBadConn
+		}
+		return nil
+	}))
 	sqlDB.SetMaxOpenConns(o.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(o.MaxIdleConns)
 	sqlDB.SetConnMaxLifetime(o.ConnMaxLifetime)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,6 +114,99 @@ func TestQueryExecModeByHost(t *testing.T) {
 		_, got, err := connConfig(Options{URL: tt.url, QueryExecMode: tt.mode})
 		if err != nil || got != tt.want {
 			t.Errorf("connConfig(%s, %s) mode = %q, %v; want %q", tt.url, tt.mode, got, err, tt.want)
+		}
+	}
+}
+
+func TestResolveURLs(t *testing.T) {
+	const console = "postgresql://neondb_owner:npg_secret@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require"
+	urls, err := ResolveURLs(console, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "postgresql://neondb_owner:npg_secret@ep-cool-darkness-a1b2c3d4.us-east-2.aws.neon.tech/neondb?channel_binding=require&sslmode=require"; urls.Direct != want {
+		t.Errorf("direct = %q, want %q", urls.Direct, want)
+	}
+	if !IsPooled(urls.Serve) {
+		t.Errorf("serve URL %q is not the pooled one", urls.Serve)
+	}
+	if _, mode, err := connConfig(Options{URL: urls.Serve, QueryExecMode: "auto"}); err != nil || mode != "exec" {
+		t.Errorf("pooled query mode = %q, %v; want exec", mode, err)
+	}
+	if _, mode, err := connConfig(Options{URL: urls.Direct, QueryExecMode: "auto"}); err != nil || mode != "cache_statement" {
+		t.Errorf("direct query mode = %q, %v; want cache_statement", mode, err)
+	}
+
+	urls, err = ResolveURLs("postgres://u:p@ep-a-1.eu-central-1.aws.neon.tech/db", "")
+	if err != nil || !strings.Contains(urls.Serve, "sslmode=require") {
+		t.Errorf("sslmode not added for a Neon host: %q, %v", urls.Serve, err)
+	}
+	bad := []struct{ url, want string }{
+		{"postgres://u:p@ep-a-1.eu-central-1.aws.neon.tech/db?sslmode=disable", "sslmode=disable is refused"},
+		{"postgres://u:p@ep-a-1-pooler.eu-central-1.aws.neon.tech/db?sslmode=prefer", "sslmode=prefer is refused"},
+		{"postgres://u:p@ep-a-1-pooler.eu-central-1.aws.neon.tech/db?sslmode=require&options=-c%20search_path%3Dx", "options cannot be set on a pooled"},
+		{"postgres://u:p@ep-a-1-pooler.eu-central-1.aws.neon.tech/db?sslmode=require&search_path=app&statement_timeout=5s", "search_path, statement_timeout cannot be set"},
+	}
+	for _, b := range bad {
+		_, err := ResolveURLs(b.url, "")
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("ResolveURLs(%s) = %v, want an error containing %q", b.url, err, b.want)
+		}
+		if err != nil && strings.Contains(err.Error(), ":p@") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+	// Startup parameters are fine on a direct host; local URLs pass through.
+	for _, ok := range []string{
+		"postgres://u:p@ep-a-1.eu-central-1.aws.neon.tech/db?sslmode=require&search_path=app",
+		"postgres://postgres@127.0.0.1:5432/todo?sslmode=disable",
+	} {
+		if _, err := ResolveURLs(ok, ""); err != nil {
+			t.Errorf("ResolveURLs(%s) = %v", ok, err)
+		}
+	}
+}
+
+// TestDeadIdleConnectionsAreReplaced: after the server terminates every
+// backend, the very next statements, writes included, run on fresh
+// connections instead of failing on dead ones.
+func TestDeadIdleConnectionsAreReplaced(t *testing.T) {
+	db, err := Open(context.Background(), Options{URL: testdb.Fresh(t), MaxOpenConns: 4, MaxIdleConns: 4, StartupTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := db.Exec("CREATE TABLE t (n int)").Error; err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		// Warm all four connections at once.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() { defer wg.Done(); db.Exec("SELECT pg_sleep(0.05)") }()
+		}
+		wg.Wait()
+		if err := db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Error; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the FATAL messages arrive
+		// Concurrent writes, each holding its connection a moment, so that
+		// every pooled connection (the dead ones too) is taken.
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Exec("INSERT INTO t SELECT ? FROM pg_sleep(0.02)", i).Error
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: write %d after termination failed: %v", round, i, err)
+			}
 		}
 	}
 }

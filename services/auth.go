@@ -163,7 +163,7 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, err
 	user.HashedPassword = string(hash)
 	now := a.opts.Now().UTC().Truncate(time.Microsecond)
 	user.CreatedAt, user.UpdatedAt = now, now
-	if err := a.db.WithContext(ctx).Create(&user).Error; err != nil {
+	if err := write(ctx, func() error { return a.db.WithContext(ctx).Create(&user).Error }); err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			// Lost a race with another registration: name the field.
 			if cerr := conflicts(ctx, a.db, 0, user.Email, user.Username); cerr != nil {
@@ -182,9 +182,11 @@ func conflicts(ctx context.Context, db *gorm.DB, exceptID int64, email, username
 		Email    string
 		Username string
 	}
-	err := db.WithContext(ctx).Model(&models.User{}).Select("email", "username").
-		Where("id <> ? AND (email = ? OR lower(username) = lower(?))", exceptID, email, username).
-		Limit(2).Find(&taken).Error
+	err := read(ctx, func() error {
+		return db.WithContext(ctx).Model(&models.User{}).Select("email", "username").
+			Where("id <> ? AND (email = ? OR lower(username) = lower(?))", exceptID, email, username).
+			Limit(2).Find(&taken).Error
+	})
 	if err != nil {
 		return translate(err, "check conflicts")
 	}
@@ -224,7 +226,7 @@ func (a *Auth) Login(ctx context.Context, identifier, password string) (Token, e
 	} else {
 		q = q.Where("lower(username) = lower(?)", identifier)
 	}
-	err := q.Take(&user).Error
+	err := read(ctx, func() error { return q.Session(&gorm.Session{}).Take(&user).Error })
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
@@ -262,7 +264,7 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, err
 		return models.User{}, err
 	}
 	var user models.User
-	err = a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error
+	err = read(ctx, func() error { return a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error })
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return models.User{}, ErrUnauthorized

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"github.com/todo-api/todo-api/database"
@@ -210,5 +211,54 @@ func TestTokenRoundTrip(t *testing.T) {
 	now = now.Add(tokenLeeway)
 	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("expired token: err = %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestRetryPolicy(t *testing.T) {
+	adminShutdown := &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, refused := pgconn.Connect(ctx, "postgres://u@127.0.0.1:1/db?sslmode=disable")
+	if refused == nil {
+		t.Fatal("connecting to port 1 succeeded")
+	}
+	tests := []struct {
+		name       string
+		err        error
+		idempotent bool
+		want       bool
+	}{
+		{"read after suspend", adminShutdown, true, true},
+		{"write after suspend, maybe sent", adminShutdown, false, false},
+		{"write that never connected", refused, false, true},
+		{"read on constraint error", &pgconn.PgError{Code: "23505"}, true, false},
+		{"read on auth error", &pgconn.PgError{Code: "28P01"}, true, false},
+		{"read on syntax error", &pgconn.PgError{Code: "42601"}, true, false},
+	}
+	for _, tt := range tests {
+		if got := retryable(tt.err, tt.idempotent); got != tt.want {
+			t.Errorf("%s: retryable = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	calls := 0
+	err := read(context.Background(), func() error { calls++; return adminShutdown })
+	if calls != maxAttempts || !errors.Is(err, adminShutdown) {
+		t.Errorf("read of a persistent transient error: %d calls, err %v; want %d calls", calls, err, maxAttempts)
+	}
+	calls = 0
+	write(context.Background(), func() error { calls++; return adminShutdown })
+	if calls != 1 {
+		t.Errorf("write that may have reached the server was tried %d times, want 1", calls)
+	}
+	calls = 0
+	err = read(context.Background(), func() error {
+		calls++
+		if calls < 2 {
+			return adminShutdown
+		}
+		return nil
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("read recovering on the second try: %d calls, err %v", calls, err)
 	}
 }

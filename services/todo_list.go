@@ -87,7 +87,7 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 	filtered := applyFilters(db.Model(&models.Todo{}).Where("user_id = ?", userID), q)
 
 	var total int64
-	if err := filtered.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+	if err := read(ctx, func() error { return filtered.Session(&gorm.Session{}).Count(&total).Error }); err != nil {
 		return Page{}, translate(err, "count todos")
 	}
 
@@ -104,7 +104,9 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 		dir = "DESC"
 	}
 	var items []models.Todo
-	err := page.Order(spec.column + " " + dir + ", id " + dir).Limit(q.Limit + 1).Find(&items).Error
+	err := read(ctx, func() error {
+		return page.Session(&gorm.Session{}).Order(spec.column + " " + dir + ", id " + dir).Limit(q.Limit + 1).Find(&items).Error
+	})
 	if err != nil {
 		return Page{}, translate(err, "list todos")
 	}

@@ -108,7 +108,8 @@ func (s *Todos) Create(ctx context.Context, userID int64, in TodoInput) (models.
 		return models.Todo{}, err
 	}
 	todo := in.newTodo(userID, s.now())
-	if err := s.db.WithContext(ctx).Create(&todo).Error; err != nil {
+	err := write(ctx, func() error { return s.db.WithContext(ctx).Create(&todo).Error })
+	if err != nil {
 		return models.Todo{}, translate(err, "create todo")
 	}
 	return todo, nil
@@ -139,8 +140,10 @@ func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput
 	for i, in := range items {
 		todos[i] = in.newTodo(userID, now)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return tx.Create(&todos).Error
+	err := write(ctx, func() error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return tx.Create(&todos).Error
+		})
 	})
 	if err != nil {
 		return nil, translate(err, "create todo batch")
@@ -151,7 +154,9 @@ func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput
 // Get returns one of the user's todos.
 func (s *Todos) Get(ctx context.Context, userID, id int64) (models.Todo, error) {
 	var todo models.Todo
-	err := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&todo).Error
+	err := read(ctx, func() error {
+		return s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&todo).Error
+	})
 	if err != nil {
 		return todo, translate(err, fmt.Sprintf("get todo %d", id))
 	}
@@ -232,10 +237,13 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 		}
 	}
 	var rows []models.Todo
-	q := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).Where("id = ? AND user_id = ?", id, userID)
-	res := conditional(q, pre).Updates(updates)
-	if res.Error != nil {
-		return models.Todo{}, translate(res.Error, fmt.Sprintf("update todo %d", id))
+	err := write(ctx, func() error {
+		rows = nil
+		q := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).Where("id = ? AND user_id = ?", id, userID)
+		return conditional(q, pre).Updates(updates).Error
+	})
+	if err != nil {
+		return models.Todo{}, translate(err, fmt.Sprintf("update todo %d", id))
 	}
 	if len(rows) == 1 {
 		return rows[0], nil
@@ -245,12 +253,17 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 
 // Delete removes a todo, under the same precondition rules as Update.
 func (s *Todos) Delete(ctx context.Context, userID, id int64, pre *Precondition) error {
-	q := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID)
-	res := conditional(q, pre).Delete(&models.Todo{})
-	if res.Error != nil {
-		return translate(res.Error, fmt.Sprintf("delete todo %d", id))
+	var deleted int64
+	err := write(ctx, func() error {
+		q := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID)
+		res := conditional(q, pre).Delete(&models.Todo{})
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return translate(err, fmt.Sprintf("delete todo %d", id))
 	}
-	if res.RowsAffected == 1 {
+	if deleted == 1 {
 		return nil
 	}
 	return s.missOrStale(ctx, userID, id)
@@ -260,7 +273,9 @@ func (s *Todos) Delete(ctx context.Context, userID, id int64, pre *Precondition)
 // does not exist for this user, or the precondition was stale.
 func (s *Todos) missOrStale(ctx context.Context, userID, id int64) error {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&models.Todo{}).Where("id = ? AND user_id = ?", id, userID).Limit(1).Count(&n).Error
+	err := read(ctx, func() error {
+		return s.db.WithContext(ctx).Model(&models.Todo{}).Where("id = ? AND user_id = ?", id, userID).Limit(1).Count(&n).Error
+	})
 	if err != nil {
 		return translate(err, fmt.Sprintf("check todo %d", id))
 	}

@@ -59,7 +59,9 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 	}
 	if in.CurrentPassword.Set {
 		var hash string
-		err := s.db.WithContext(ctx).Model(&models.User{}).Select("hashed_password").Where("id = ?", user.ID).Scan(&hash).Error
+		err := read(ctx, func() error {
+			return s.db.WithContext(ctx).Model(&models.User{}).Select("hashed_password").Where("id = ?", user.ID).Scan(&hash).Error
+		})
 		if err != nil {
 			return models.User{}, translate(err, "load password")
 		}
@@ -90,8 +92,11 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 		updates["hashed_password"] = string(hash)
 	}
 	var rows []models.User
-	err := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).
-		Where("id = ? AND is_active", user.ID).Updates(updates).Error
+	err := write(ctx, func() error {
+		rows = nil
+		return s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).
+			Where("id = ? AND is_active", user.ID).Updates(updates).Error
+	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		if cerr := conflicts(ctx, s.db, user.ID, email, username); cerr != nil {
 			return models.User{}, cerr
@@ -109,7 +114,9 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 // Deactivate soft-deletes the user: is_active becomes false, later logins
 // and existing tokens are refused, and the user's rows stay.
 func (s *Users) Deactivate(ctx context.Context, userID int64) error {
-	err := s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).
-		Updates(map[string]any{"is_active": false, "updated_at": s.now().UTC().Truncate(time.Microsecond)}).Error
+	err := write(ctx, func() error {
+		return s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).
+			Updates(map[string]any{"is_active": false, "updated_at": s.now().UTC().Truncate(time.Microsecond)}).Error
+	})
 	return translate(err, "deactivate user")
 }

@@ -42,6 +42,22 @@ func (a *app) serveCommand() *cobra.Command {
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
+	if useEmbedded(cfg) {
+		log.Info("no database configured and none answers on 127.0.0.1:5432: starting a private PostgreSQL under ./.data/")
+		pg, err := database.StartEmbedded(".data")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := pg.Stop(); err != nil {
+				log.Warn("stop the private PostgreSQL", "err", err)
+			} else {
+				log.Info("private PostgreSQL stopped")
+			}
+		}()
+		cfg.DatabaseURL, cfg.DatabaseURLUnpooled = pg.URL, ""
+		log.Info("private PostgreSQL ready", "url", config.MaskURL(pg.URL))
+	}
 	urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
 	if err != nil {
 		return err
@@ -118,6 +134,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped: all in-flight requests answered")
 	return nil
+}
+
+// useEmbedded decides whether serve runs its own PostgreSQL: always when
+// asked, never when told not to, and otherwise only when the database is
+// the built-in default and nothing answers there.
+func useEmbedded(cfg config.Config) bool {
+	switch cfg.EmbeddedPostgres {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	return cfg.DatabaseURL == config.DefaultDatabaseURL && cfg.DatabaseURLUnpooled == "" && !database.Answers("127.0.0.1:5432")
 }
 
 // App is the HTTP side of the service: the handler, and the switch that

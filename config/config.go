@@ -24,6 +24,11 @@ import (
 // that `go run . serve` works with no setup; Validate refuses it in production.
 const DevelopmentSecret = "development-only-secret-change-me-0123456789"
 
+// DefaultDatabaseURL is the local server every development machine is
+// assumed to have; when nothing answers there and DATABASE_URL is not
+// set, serve starts a private server instead (EMBEDDED_POSTGRES).
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/todo?sslmode=disable"
+
 // Environments accepted by ENV.
 const (
 	EnvDevelopment = "development"
@@ -44,6 +49,10 @@ type Config struct {
 	DatabaseURL         string `mapstructure:"database_url"`
 	DatabaseURLUnpooled string `mapstructure:"database_url_unpooled"`
 	AutoMigrate         bool   `mapstructure:"auto_migrate"`
+	// EmbeddedPostgres is auto (a private server under ./.data/ when
+	// DATABASE_URL is the default and nothing answers there), always or
+	// never.
+	EmbeddedPostgres string `mapstructure:"embedded_postgres"`
 
 	DBMaxOpenConns    int           `mapstructure:"db_max_open_conns"`
 	DBMaxIdleConns    int           `mapstructure:"db_max_idle_conns"`
@@ -77,9 +86,10 @@ var defaults = map[string]any{
 	"api_v1_prefix":         "/api/v1",
 	"debug":                 false,
 	"allowed_origins":       "http://localhost:3000,http://localhost:5173",
-	"database_url":          "postgres://postgres@127.0.0.1:5432/todo?sslmode=disable",
+	"database_url":          DefaultDatabaseURL,
 	"database_url_unpooled": "",
 	"auto_migrate":          true,
+	"embedded_postgres":     "auto",
 	"db_max_open_conns":     10,
 	"db_max_idle_conns":     5,
 	"db_conn_max_lifetime":  "30m",

@@ -84,6 +84,11 @@ func (c Config) Validate() error {
 			bad(p.key, "must be a positive duration like 10s, got %s", p.d)
 		}
 	}
+	switch c.EmbeddedPostgres {
+	case "auto", "always", "never":
+	default:
+		bad("EMBEDDED_POSTGRES", "must be auto, always or never, got %q", c.EmbeddedPostgres)
+	}
 	switch c.DBQueryExecMode {
 	case "auto", "cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol":
 	default:

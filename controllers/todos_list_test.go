@@ -699,7 +699,7 @@ func TestListCursorErrors(t *testing.T) {
 		return func(q url.Values) { q.Set("cursor", c) }
 	}
 
-	// The genuine cursor works, with any limit and with offset=0.
+	// The genuine cursor works, with any limit.
 	for _, raw := range []string{
 		with(cursor(good)),
 		with(func(q url.Values) { q.Set("cursor", good); q.Set("limit", "50") }),

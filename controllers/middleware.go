@@ -54,7 +54,7 @@ func accessLog() gin.HandlerFunc {
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
-			route = "(unmatched)"
+			route = "unmatched"
 		}
 		attrs := []any{
 			"method", c.Request.Method,

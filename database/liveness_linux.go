@@ -12,6 +12,11 @@ import (
 // so pending bytes (a FATAL "terminating connection" from a suspending Neon
 // compute or a restarting server) or end-of-file mean it is dead. One
 // non-blocking peek, about a microsecond.
+//
+// The peek runs under RawConn.Control, not RawConn.Read: pgx's background
+// reader can still be parked in a Read on this socket after a query, holding
+// the descriptor's read lock, and Read would wait for it forever. Control
+// takes no read lock, and MSG_DONTWAIT never blocks.
 func idleConnAlive(c net.Conn) bool {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
@@ -25,7 +30,7 @@ func idleConnAlive(c net.Conn) bool {
 		return true
 	}
 	alive := true
-	err = raw.Read(func(fd uintptr) bool {
+	err = raw.Control(func(fd uintptr) {
 		var buf [1]byte
 		n, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
@@ -37,7 +42,6 @@ func idleConnAlive(c net.Conn) bool {
 		default:
 			alive = false
 		}
-		return true // never wait for readability
 	})
 	return err == nil && alive
 }

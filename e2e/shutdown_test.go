@@ -1,0 +1,518 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/todo-api/todo-api/internal/testdb"
+)
+
+// Graceful shutdown against the real process: a load balancer (the
+// watcher) polls /readyz and, when it turns 503, stops sending new
+// requests; meanwhile mixed requests, some slow, are in flight. Nothing
+// that was started may be lost.
+
+// shutOptions shape one shutdown run.
+type shutOptions struct {
+	sig         os.Signal
+	workers     int           // goroutines sending mixed requests
+	batchSize   int           // items per POST /todos/batch
+	loadFor     time.Duration // load before the signal
+	slowUploads int           // batch requests whose body is held open across the listener's close
+	drainDelay  time.Duration // SHUTDOWN_DRAIN_DELAY
+	timeout     time.Duration // SHUTDOWN_TIMEOUT
+}
+
+// TestShutdownUnderLoad: SIGTERM during a mixed load of 16 workers.
+func TestShutdownUnderLoad(t *testing.T) {
+	shutRun(t, shutOptions{
+		sig:         syscall.SIGTERM,
+		workers:     16,
+		batchSize:   300,
+		loadFor:     1500 * time.Millisecond,
+		slowUploads: 2,
+		drainDelay:  time.Second,
+		timeout:     5 * time.Second,
+	})
+}
+
+// TestSIGINTShutdown: Ctrl-C drains the same way as SIGTERM.
+func TestSIGINTShutdown(t *testing.T) {
+	shutRun(t, shutOptions{
+		sig:         os.Interrupt,
+		workers:     4,
+		batchSize:   50,
+		loadFor:     500 * time.Millisecond,
+		slowUploads: 1,
+		drainDelay:  time.Second,
+		timeout:     5 * time.Second,
+	})
+}
+
+// shutOp names the kinds of request the workers send.
+type shutOp int
+
+const (
+	shutList shutOp = iota
+	shutCreate
+	shutBatch
+	shutPatch
+	shutSlowBatch
+	shutNumOps
+)
+
+func (o shutOp) String() string {
+	return [...]string{"GET /todos", "POST /todos", "POST /todos/batch", "PATCH /todos/{id}", "POST /todos/batch (slow body)"}[o]
+}
+
+// shutStats is what the load saw.
+type shutStats struct {
+	started      atomic.Int64
+	completed    atomic.Int64 // complete 2xx answers
+	inFlight     atomic.Int64
+	rowsAnswered atomic.Int64 // todos the server said (201) it created
+
+	mu        sync.Mutex
+	perOp     [shutNumOps]int64
+	failures  []string // transport errors on requests started before stop, and non-2xx answers
+	late      []string // transport errors on requests started after stop reached the workers
+	intervals [][2]time.Time
+}
+
+// shutWatch is what the load balancer saw.
+type shutWatch struct {
+	polls        int
+	n200, n503   int
+	first503     time.Time
+	firstClosed  time.Time // first transport error after the first 503: the listener is gone
+	closedErr    error
+	reason503    string
+	errorsBefore []string // transport errors or odd statuses before any 503
+}
+
+func shutRun(t *testing.T, o shutOptions) {
+	dbURL := testdb.Fresh(t)
+	s := startServer(t, map[string]string{
+		"DATABASE_URL":         dbURL,
+		"SHUTDOWN_DRAIN_DELAY": o.drainDelay.String(),
+		"SHUTDOWN_TIMEOUT":     o.timeout.String(),
+	})
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	// The load balancer's probe gives up after 2 s, as probes do.
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	token := shutLogin(t, client, s.URL)
+
+	// Each worker patches a todo of its own.
+	patchIDs := make([]int64, o.workers)
+	for i := range patchIDs {
+		status, body, err := shutDo(client, s.URL, token, "POST", "/api/v1/todos", map[string]any{"title": fmt.Sprintf("patch target %d", i)})
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("setup create: %d %v %s", status, err, body)
+		}
+		var td struct{ ID int64 }
+		if err := json.Unmarshal(body, &td); err != nil {
+			t.Fatal(err)
+		}
+		patchIDs[i] = td.ID
+	}
+	setupRows := int64(o.workers)
+
+	var (
+		stats    shutStats
+		watch    shutWatch
+		stop     = make(chan struct{}) // the watcher saw 503: start nothing new
+		stopOnce sync.Once
+		stopAt   atomic.Int64          // unix nanos when stop closed
+		closed   = make(chan struct{}) // the watcher saw the listener closed
+		quit     = make(chan struct{}) // the test is done
+		sigAt    time.Time
+	)
+	closeStop := func() {
+		stopOnce.Do(func() {
+			stopAt.Store(time.Now().UnixNano())
+			close(stop)
+		})
+	}
+
+	// record accounts for one request.
+	// A transport error counts as a failure when the request started before
+	// the stop reached the workers; any answer but the expected 2xx does.
+	record := func(op shutOp, start, end time.Time, status, want int, rows int64, err error) {
+		stats.inFlight.Add(-1)
+		stats.mu.Lock()
+		defer stats.mu.Unlock()
+		stats.intervals = append(stats.intervals, [2]time.Time{start, end})
+		switch {
+		case err != nil:
+			msg := fmt.Sprintf("%s started at %s: %v", op, start.Format("15:04:05.000"), err)
+			if sa := stopAt.Load(); sa != 0 && start.UnixNano() >= sa {
+				stats.late = append(stats.late, msg)
+			} else {
+				stats.failures = append(stats.failures, msg)
+			}
+		case status != want:
+			stats.failures = append(stats.failures, fmt.Sprintf("%s → %d, want %d", op, status, want))
+		default:
+			stats.completed.Add(1)
+			stats.perOp[op]++
+			stats.rowsAnswered.Add(rows)
+		}
+	}
+
+	// The load balancer: polls /readyz; on 503 it stops new traffic, and it
+	// goes on polling until the listener refuses connections.
+	var watchDone sync.WaitGroup
+	watchDone.Add(1)
+	go func() {
+		defer watchDone.Done()
+		defer closeStop()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			status, body, err := shutDo(probe, s.URL, "", "GET", "/readyz", nil)
+			watch.polls++
+			switch {
+			case err != nil && watch.first503.IsZero():
+				watch.errorsBefore = append(watch.errorsBefore, err.Error())
+			case err != nil:
+				watch.firstClosed, watch.closedErr = time.Now(), err
+				close(closed)
+				return
+			case status == http.StatusOK:
+				watch.n200++
+				if !watch.first503.IsZero() {
+					watch.errorsBefore = append(watch.errorsBefore, "readyz went back to 200 after 503")
+				}
+			case status == http.StatusServiceUnavailable:
+				watch.n503++
+				if watch.first503.IsZero() {
+					watch.first503 = time.Now()
+					var r struct{ Reason string }
+					json.Unmarshal(body, &r)
+					watch.reason503 = r.Reason
+					closeStop()
+				}
+			default:
+				watch.errorsBefore = append(watch.errorsBefore, fmt.Sprintf("readyz answered %d", status))
+			}
+		}
+	}()
+
+	var workers sync.WaitGroup
+	for w := 0; w < o.workers; w++ {
+		workers.Add(1)
+		go func(w int) {
+			defer workers.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-quit:
+					return
+				default:
+				}
+				op := shutOp((w + i) % 4)
+				var (
+					method, path string
+					body         any
+					want         = http.StatusOK
+					rows         int64
+				)
+				switch op {
+				case shutList:
+					method, path = "GET", "/api/v1/todos?limit=50"
+				case shutCreate:
+					method, path, want, rows = "POST", "/api/v1/todos", http.StatusCreated, 1
+					body = map[string]any{"title": fmt.Sprintf("w%d-%d", w, i), "priority": i % 6}
+				case shutBatch:
+					method, path, want, rows = "POST", "/api/v1/todos/batch", http.StatusCreated, int64(o.batchSize)
+					body = map[string]any{"items": shutItems(fmt.Sprintf("w%d-%d", w, i), 0, o.batchSize)}
+				case shutPatch:
+					method, path = "PATCH", fmt.Sprintf("/api/v1/todos/%d", patchIDs[w])
+					body = map[string]any{"completed": i%2 == 0, "priority": i % 6}
+				}
+				stats.started.Add(1)
+				stats.inFlight.Add(1)
+				start := time.Now()
+				status, _, err := shutDo(client, s.URL, token, method, path, body)
+				record(op, start, time.Now(), status, want, rows, err)
+				if err != nil {
+					return // a client gives up on a backend that fails it
+				}
+			}
+		}(w)
+	}
+
+	time.Sleep(o.loadFor)
+
+	// Slow uploads: batch requests whose body is held open until the
+	// listener has closed, so that they are certainly in flight while
+	// http.Server.Shutdown waits.
+	for u := 0; u < o.slowUploads; u++ {
+		workers.Add(1)
+		go func(u int) {
+			defer workers.Done()
+			n := o.batchSize
+			pr, pw := io.Pipe()
+			go func() {
+				first, _ := json.Marshal(shutItems(fmt.Sprintf("slow%d", u), 0, n/2))
+				rest, _ := json.Marshal(shutItems(fmt.Sprintf("slow%d", u), n/2, n))
+				pw.Write([]byte(`{"items":`))
+				pw.Write(first[:len(first)-1]) // without the closing bracket
+				select {
+				case <-closed:
+					time.Sleep(200 * time.Millisecond)
+				case <-quit:
+				case <-time.After(o.drainDelay + 5*time.Second):
+				}
+				pw.Write([]byte(","))
+				pw.Write(rest[1:]) // without the opening bracket
+				pw.Write([]byte("}"))
+				pw.Close()
+			}()
+			req, err := http.NewRequest("POST", s.URL+"/api/v1/todos/batch", pr)
+			if err != nil {
+				panic(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			stats.started.Add(1)
+			stats.inFlight.Add(1)
+			start := time.Now()
+			status, _, err := shutRoundTrip(client, req)
+			pr.CloseWithError(errors.New("request over"))
+			record(shutSlowBatch, start, time.Now(), status, http.StatusCreated, int64(n), err)
+		}(u)
+	}
+	time.Sleep(100 * time.Millisecond) // the slow uploads' headers reach the server
+
+	inFlightAtSignal := stats.inFlight.Load()
+	completedAtSignal := stats.completed.Load()
+	sigAt = time.Now()
+	s.Signal(t, o.sig)
+
+	exitErr := s.Wait(o.timeout)
+	exitAfter := time.Since(sigAt)
+	if exitErr == context.DeadlineExceeded {
+		// Still running when it should be gone: a goroutine dump (in the
+		// logs printed below) says what it waits for.
+		s.Signal(t, syscall.SIGQUIT)
+		s.Wait(5 * time.Second)
+		exitErr = fmt.Errorf("still running %s after the signal; sent SIGQUIT for a goroutine dump", o.timeout)
+	}
+	closeStop() // in case the watcher never saw 503: end the load
+	close(quit)
+	workers.Wait()
+	watchDone.Wait()
+
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	closedAt := watch.firstClosed
+	inFlightAtClose := 0
+	if !closedAt.IsZero() {
+		for _, iv := range stats.intervals {
+			if iv[0].Before(closedAt) && iv[1].After(closedAt) {
+				inFlightAtClose++
+			}
+		}
+	}
+	var stopDelay time.Duration
+	if sa := stopAt.Load(); sa != 0 {
+		stopDelay = time.Unix(0, sa).Sub(sigAt)
+	}
+	t.Logf("%v: %d requests started, %d completed with 2xx (%d before the signal); in flight at the signal: %d; in flight when the listener closed: %d; failures: %d; transport errors after stop: %d",
+		o.sig, stats.started.Load(), stats.completed.Load(), completedAtSignal, inFlightAtSignal, inFlightAtClose, len(stats.failures), len(stats.late))
+	for op := shutOp(0); op < shutNumOps; op++ {
+		t.Logf("  %-30s %d ok", op, stats.perOp[op])
+	}
+	t.Logf("watcher: %d polls, %d×200, %d×503 (reason %q); 503 seen %s after the signal, workers stopped %s after it; listener closed %s after the first 503 (%v); process exited %s after the signal",
+		watch.polls, watch.n200, watch.n503, watch.reason503, shutSince(sigAt, watch.first503), stopDelay.Round(time.Millisecond),
+		shutSince(watch.first503, watch.firstClosed), watch.closedErr, exitAfter.Round(time.Millisecond))
+
+	// The process exits 0, within SHUTDOWN_TIMEOUT, and says so.
+	if exitErr != nil {
+		t.Errorf("process exit: %v, want status 0", exitErr)
+	}
+	if exitAfter > o.timeout {
+		t.Errorf("process exited %s after the signal, want within SHUTDOWN_TIMEOUT=%s", exitAfter, o.timeout)
+	}
+	// Readiness turned off first, while connections were still accepted.
+	if len(watch.errorsBefore) > 0 {
+		t.Errorf("readiness misbehaved before shutdown: %q", shutFirst(watch.errorsBefore, 5))
+	}
+	switch {
+	case watch.first503.IsZero():
+		t.Errorf("the watcher never saw /readyz answer 503")
+	case watch.first503.Before(sigAt):
+		t.Errorf("/readyz answered 503 (%q) %s before the signal: readiness flaps under load", watch.reason503, sigAt.Sub(watch.first503))
+	case watch.reason503 != "shutting down":
+		t.Errorf("/readyz 503 reason = %q, want \"shutting down\"", watch.reason503)
+	}
+	switch {
+	case watch.firstClosed.IsZero():
+		t.Errorf("the watcher never saw the listener close")
+	case !watch.first503.IsZero() && !watch.firstClosed.After(watch.first503):
+		t.Errorf("listener closed before /readyz turned 503")
+	case watch.n503 < 1:
+		t.Errorf("no 503 was answered while the listener was open")
+	case !watch.first503.IsZero() && watch.firstClosed.Sub(watch.first503) < o.drainDelay/4:
+		t.Errorf("the listener closed %s after /readyz turned 503, want about SHUTDOWN_DRAIN_DELAY=%s", watch.firstClosed.Sub(watch.first503), o.drainDelay)
+	}
+	// Nothing that was started was lost.
+	if len(stats.failures) > 0 {
+		t.Errorf("%d in-flight requests failed, e.g. %q", len(stats.failures), shutFirst(stats.failures, 5))
+	}
+	if stats.completed.Load() == 0 || completedAtSignal == 0 {
+		t.Errorf("no load: %d completed, %d before the signal", stats.completed.Load(), completedAtSignal)
+	}
+	for op := shutOp(0); op < shutNumOps; op++ {
+		if stats.perOp[op] == 0 && (op != shutSlowBatch || o.slowUploads > 0) {
+			t.Errorf("no %s completed: the load was not mixed", op)
+		}
+	}
+	if inFlightAtSignal == 0 {
+		t.Errorf("nothing was in flight at the signal")
+	}
+	if inFlightAtClose < o.slowUploads {
+		t.Errorf("%d requests were in flight when the listener closed, want at least the %d slow uploads", inFlightAtClose, o.slowUploads)
+	}
+	// Every answered create is in the database, and nothing else is.
+	if rows, err := shutCountTodos(dbURL); err != nil {
+		t.Errorf("count todos: %v", err)
+	} else if want := setupRows + stats.rowsAnswered.Load(); rows != want {
+		t.Errorf("%d todos in the database, want %d (the setup's %d + the %d answered with 201)", rows, want, setupRows, stats.rowsAnswered.Load())
+	}
+	// The logs tell the story, in order, and nothing went wrong.
+	drainLines := s.logLines("shutting down: readiness off")
+	stopLines := s.logLines("stopped: all in-flight requests answered")
+	if len(drainLines) != 1 || !strings.Contains(drainLines[0], "drain_delay="+o.drainDelay.String()) || !strings.Contains(drainLines[0], "timeout="+o.timeout.String()) {
+		t.Errorf("want one \"shutting down: readiness off\" line with drain_delay=%s timeout=%s, got %q", o.drainDelay, o.timeout, drainLines)
+	}
+	if len(stopLines) != 1 {
+		t.Errorf("want one \"stopped: all in-flight requests answered\" line, got %q", stopLines)
+	}
+	logs := s.logs.String()
+	if i, j := strings.Index(logs, "shutting down: readiness off"), strings.Index(logs, "stopped: all in-flight"); i < 0 || j < i {
+		t.Errorf("shutdown lines out of order")
+	}
+	if errs := s.logLines("level=ERROR"); len(errs) > 0 {
+		t.Errorf("error lines in the logs: %q", shutFirst(errs, 5))
+	}
+	if warns := s.logLines("level=WARN"); len(warns) > 0 {
+		t.Logf("%d warning lines in the logs, e.g. %q", len(warns), shutFirst(warns, 3))
+	}
+}
+
+// shutItems makes batch items [from, to).
+func shutItems(prefix string, from, to int) []map[string]any {
+	items := make([]map[string]any, 0, to-from)
+	for i := from; i < to; i++ {
+		items = append(items, map[string]any{"title": fmt.Sprintf("%s item %d", prefix, i), "description": "part of a batch", "priority": i % 6})
+	}
+	return items
+}
+
+// shutDo sends a JSON request and reads the whole answer.
+func shutDo(client *http.Client, base, token, method, path string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return shutRoundTrip(client, req)
+}
+
+// shutRoundTrip sends req; an answer that is cut short is an error.
+func shutRoundTrip(client *http.Client, req *http.Request) (int, []byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, body, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// shutLogin registers a user and returns a token.
+func shutLogin(t *testing.T, client *http.Client, base string) string {
+	t.Helper()
+	name := fmt.Sprintf("shut_%d", time.Now().UnixNano()%1e9)
+	status, body, err := shutDo(client, base, "", "POST", "/api/v1/auth/register", map[string]any{"email": name + "@example.com", "username": name, "password": "correct horse battery"})
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("register: %d %v %s", status, err, body)
+	}
+	status, body, err = shutDo(client, base, "", "POST", "/api/v1/auth/login", map[string]any{"username": name, "password": "correct horse battery"})
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("login: %d %v %s", status, err, body)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("login answer: %v %s", err, body)
+	}
+	return tok.AccessToken
+}
+
+// shutCountTodos counts the rows in the todos table.
+func shutCountTodos(dbURL string) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM todos").Scan(&n)
+	return n, err
+}
+
+func shutSince(from, to time.Time) string {
+	if from.IsZero() || to.IsZero() {
+		return "never"
+	}
+	return to.Sub(from).Round(time.Millisecond).String()
+}
+
+func shutFirst(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

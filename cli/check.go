@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"github.com/todo-api/todo-api/config"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/migrations"
 	"github.com/todo-api/todo-api/models"
@@ -32,37 +33,34 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, db, cfg, err := a.migrationDB(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			st, err := r.State(ctx)
-			if err != nil {
-				return err
-			}
-			var problems []string
-			for _, m := range st.Pending {
-				problems = append(problems, fmt.Sprintf("pending migration %s: %s", m.ID, m.Description))
-			}
-			for _, id := range st.Unknown {
-				problems = append(problems, fmt.Sprintf("applied migration %s is unknown to this build", id))
-			}
-			urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
-			if err != nil {
-				return err
-			}
-			drift, err := CheckModels(ctx, urls.Direct, migrations.All(), Models, a.newLogger(cfg))
-			if err != nil {
-				return err
-			}
-			problems = append(problems, drift...)
-			if len(problems) > 0 {
-				fmt.Fprintf(a.stdout, "check failed:\n%s\n", migrations.FormatDiff(problems))
-				return &exitError{code: 1, err: fmt.Errorf("%d problem(s) found", len(problems))}
-			}
-			fmt.Fprintln(a.stdout, "ok: no pending migrations, and the models match the migrated schema")
-			return nil
+			return a.withRunner(ctx, func(r *migrations.Runner, cfg config.Config) error {
+				st, err := r.State(ctx)
+				if err != nil {
+					return err
+				}
+				var problems []string
+				for _, m := range st.Pending {
+					problems = append(problems, fmt.Sprintf("pending migration %s: %s", m.ID, m.Description))
+				}
+				for _, id := range st.Unknown {
+					problems = append(problems, fmt.Sprintf("applied migration %s is unknown to this build", id))
+				}
+				urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
+				if err != nil {
+					return err
+				}
+				drift, err := CheckModels(ctx, urls.Direct, migrations.All(), Models, a.newLogger(cfg))
+				if err != nil {
+					return err
+				}
+				problems = append(problems, drift...)
+				if len(problems) > 0 {
+					fmt.Fprintf(a.stdout, "check failed:\n%s\n", migrations.FormatDiff(problems))
+					return &exitError{code: 1, err: fmt.Errorf("%d problem(s) found", len(problems))}
+				}
+				fmt.Fprintln(a.stdout, "ok: no pending migrations, and the models match the migrated schema")
+				return nil
+			})
 		},
 	}
 }

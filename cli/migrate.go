@@ -55,6 +55,27 @@ func (a *app) migrationDB(ctx context.Context) (*migrations.Runner, *gorm.DB, co
 	return migrations.NewRunner(db, migrations.All(), log), db, cfg, nil
 }
 
+// withRunner opens the migration database, runs fn and closes it.
+func (a *app) withRunner(ctx context.Context, fn func(*migrations.Runner, config.Config) error) error {
+	r, db, cfg, err := a.migrationDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	return fn(r, cfg)
+}
+
+// withState is withRunner for commands that only read the migration state.
+func (a *app) withState(ctx context.Context, fn func(migrations.State) error) error {
+	return a.withRunner(ctx, func(r *migrations.Runner, _ config.Config) error {
+		st, err := r.State(ctx)
+		if err != nil {
+			return err
+		}
+		return fn(st)
+	})
+}
+
 func openMigrationDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*gorm.DB, error) {
 	urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
 	if err != nil {
@@ -87,22 +108,19 @@ func (a *app) migrateUpCommand() *cobra.Command {
 		Short: "Apply pending migrations (all, or up to and including --to)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			applied, err := r.Up(cmd.Context(), to)
-			for _, id := range applied {
-				fmt.Fprintf(a.stdout, "applied %s\n", id)
-			}
-			if err != nil {
-				return err
-			}
-			if len(applied) == 0 {
-				fmt.Fprintln(a.stdout, "nothing to apply: the schema is up to date")
-			}
-			return nil
+			return a.withRunner(cmd.Context(), func(r *migrations.Runner, _ config.Config) error {
+				applied, err := r.Up(cmd.Context(), to)
+				for _, id := range applied {
+					fmt.Fprintf(a.stdout, "applied %s\n", id)
+				}
+				if err != nil {
+					return err
+				}
+				if len(applied) == 0 {
+					fmt.Fprintln(a.stdout, "nothing to apply: the schema is up to date")
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "apply up to and including this migration id (or head)")
@@ -119,22 +137,19 @@ func (a *app) migrateDownCommand() *cobra.Command {
 			if err := checkDownFlags(cmd, target); err != nil {
 				return err
 			}
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			done, err := r.Down(cmd.Context(), target)
-			for _, id := range done {
-				fmt.Fprintf(a.stdout, "rolled back %s\n", id)
-			}
-			if err != nil {
-				return err
-			}
-			if len(done) == 0 {
-				fmt.Fprintln(a.stdout, "nothing to roll back")
-			}
-			return nil
+			return a.withRunner(cmd.Context(), func(r *migrations.Runner, _ config.Config) error {
+				done, err := r.Down(cmd.Context(), target)
+				for _, id := range done {
+					fmt.Fprintf(a.stdout, "rolled back %s\n", id)
+				}
+				if err != nil {
+					return err
+				}
+				if len(done) == 0 {
+					fmt.Fprintln(a.stdout, "nothing to roll back")
+				}
+				return nil
+			})
 		},
 	}
 	addDownFlags(cmd, &target)
@@ -169,33 +184,26 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 		Short: "List every migration with its applied time, or pending; flag unknown ids",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			st, err := r.State(cmd.Context())
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tDESCRIPTION\tAPPLIED AT")
-			for _, s := range st.Statuses {
-				at := "pending"
-				if s.Applied {
-					at = s.AppliedAt.UTC().Format(time.RFC3339)
+			return a.withState(cmd.Context(), func(st migrations.State) error {
+				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tDESCRIPTION\tAPPLIED AT")
+				for _, s := range st.Statuses {
+					at := "pending"
+					if s.Applied {
+						at = s.AppliedAt.UTC().Format(time.RFC3339)
+					}
+					if s.Unknown {
+						at += "  UNKNOWN: not in this build"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\n", s.ID, s.Description, at)
 				}
-				if s.Unknown {
-					at += "  UNKNOWN: not in this build"
+				w.Flush()
+				fmt.Fprintf(a.stdout, "\n%d applied, %d pending, %d unknown\n", len(st.Statuses)-len(st.Pending)-len(st.Unknown), len(st.Pending), len(st.Unknown))
+				if len(st.Unknown) > 0 {
+					return &exitError{code: 1, err: fmt.Errorf("%w: %s", migrations.ErrUnknownMigrations, strings.Join(st.Unknown, ", "))}
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\n", s.ID, s.Description, at)
-			}
-			w.Flush()
-			fmt.Fprintf(a.stdout, "\n%d applied, %d pending, %d unknown\n", len(st.Statuses)-len(st.Pending)-len(st.Unknown), len(st.Pending), len(st.Unknown))
-			if len(st.Unknown) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%w: %s", migrations.ErrUnknownMigrations, strings.Join(st.Unknown, ", "))}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }
@@ -206,24 +214,17 @@ func (a *app) migrateCurrentCommand() *cobra.Command {
 		Short: "Print the newest applied migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			st, err := r.State(cmd.Context())
-			if err != nil {
-				return err
-			}
-			switch {
-			case st.Current == "":
-				fmt.Fprintln(a.stdout, "none (no migration applied)")
-			case st.AtHead():
-				fmt.Fprintf(a.stdout, "%s (head)\n", st.Current)
-			default:
-				fmt.Fprintf(a.stdout, "%s (%d pending)\n", st.Current, len(st.Pending))
-			}
-			return nil
+			return a.withState(cmd.Context(), func(st migrations.State) error {
+				switch {
+				case st.Current == "":
+					fmt.Fprintln(a.stdout, "none (no migration applied)")
+				case st.AtHead():
+					fmt.Fprintf(a.stdout, "%s (head)\n", st.Current)
+				default:
+					fmt.Fprintf(a.stdout, "%s (%d pending)\n", st.Current, len(st.Pending))
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -234,38 +235,31 @@ func (a *app) migrateHistoryCommand() *cobra.Command {
 		Short: "List the migrations of this build, oldest first, marking the current one and head",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			st, err := r.State(cmd.Context())
-			if err != nil {
-				return err
-			}
-			all := migrations.All()
-			for i, m := range all {
-				var marks []string
-				if m.NoTransaction {
-					marks = append(marks, "no transaction")
+			return a.withState(cmd.Context(), func(st migrations.State) error {
+				all := migrations.All()
+				for i, m := range all {
+					var marks []string
+					if m.NoTransaction {
+						marks = append(marks, "no transaction")
+					}
+					if m.ID == st.Current {
+						marks = append(marks, "current")
+					}
+					if i == len(all)-1 {
+						marks = append(marks, "head")
+					}
+					state := "pending"
+					if st.Statuses[i].Applied {
+						state = "applied"
+					}
+					suffix := ""
+					if len(marks) > 0 {
+						suffix = " (" + strings.Join(marks, ", ") + ")"
+					}
+					fmt.Fprintf(a.stdout, "%s  %-7s  %s%s\n", m.ID, state, m.Description, suffix)
 				}
-				if m.ID == st.Current {
-					marks = append(marks, "current")
-				}
-				if i == len(all)-1 {
-					marks = append(marks, "head")
-				}
-				state := "pending"
-				if st.Statuses[i].Applied {
-					state = "applied"
-				}
-				suffix := ""
-				if len(marks) > 0 {
-					suffix = " (" + strings.Join(marks, ", ") + ")"
-				}
-				fmt.Fprintf(a.stdout, "%s  %-7s  %s%s\n", m.ID, state, m.Description, suffix)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }
@@ -276,20 +270,17 @@ func (a *app) migrateStampCommand() *cobra.Command {
 		Short: "Record migrations up to ID as applied (and later ones as not) without running them",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			idx, err := r.Resolve(args[0])
-			if err != nil {
-				return usageError(err.Error())
-			}
-			if err := r.Stamp(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "stamped %s: recorded as applied without running any SQL\n", migrations.All()[idx].ID)
-			return nil
+			return a.withRunner(cmd.Context(), func(r *migrations.Runner, _ config.Config) error {
+				idx, err := r.Resolve(args[0])
+				if err != nil {
+					return usageError(err.Error())
+				}
+				if err := r.Stamp(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "stamped %s: recorded as applied without running any SQL\n", migrations.All()[idx].ID)
+				return nil
+			})
 		},
 	}
 }
@@ -317,17 +308,14 @@ func (a *app) migrateSQLCommand() *cobra.Command {
 			} else if cmd.Flags().Changed("steps") || cmd.Flags().Changed("all") {
 				return usageError("--steps and --all apply to sql down only")
 			}
-			r, db, _, err := a.migrationDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB(db)
-			plan, err := r.Plan(cmd.Context(), direction, target, to)
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(a.stdout, plan)
-			return nil
+			return a.withRunner(cmd.Context(), func(r *migrations.Runner, _ config.Config) error {
+				plan, err := r.Plan(cmd.Context(), direction, target, to)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(a.stdout, plan)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "up: up to and including this id; down: back to (excluding) this id")

@@ -29,13 +29,7 @@ type authHandlers struct {
 // register: POST /auth/register.
 func (h authHandlers) register(c *gin.Context) {
 	var in services.RegisterInput
-	decoding, err := bindInto(c, h.maxBytes, &in)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if err := validationFailure(decoding, in.Validate()); err != nil {
-		writeError(c, err)
+	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate() }) {
 		return
 	}
 	user, err := h.auth.Register(c.Request.Context(), in)
@@ -78,13 +72,7 @@ func (h authHandlers) login(c *gin.Context) {
 			return
 		}
 	} else {
-		decoding, err := bindInto(c, h.maxBytes, &in)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		if err := validationFailure(decoding, in.validate()); err != nil {
-			writeError(c, err)
+		if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.validate() }) {
 			return
 		}
 	}

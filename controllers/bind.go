@@ -167,6 +167,21 @@ func bindInto(c *gin.Context, maxBytes int64, dst any) ([]services.FieldError, e
 	return decodeFields(obj, dst, ""), nil
 }
 
+// bindValid reads the body into dst and checks it with validate, reporting
+// decoding and validation problems together. On any problem it writes the
+// error and returns false.
+func bindValid(c *gin.Context, maxBytes int64, dst any, validate func() *services.ValidationError) bool {
+	decoding, err := bindInto(c, maxBytes, dst)
+	if err == nil {
+		err = validationFailure(decoding, validate())
+	}
+	if err != nil {
+		writeError(c, err)
+		return false
+	}
+	return true
+}
+
 // validationFailure merges decoding and validation problems into one error,
 // or returns nil when there are none.
 func validationFailure(decoding []services.FieldError, v *services.ValidationError) error {

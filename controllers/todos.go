@@ -75,13 +75,7 @@ func (h todoHandlers) respondTodo(c *gin.Context, status int, t models.Todo) {
 // create: POST /todos.
 func (h todoHandlers) create(c *gin.Context) {
 	var in services.TodoInput
-	decoding, err := bindInto(c, h.maxBytes, &in)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if err := validationFailure(decoding, in.Validate("", true)); err != nil {
-		writeError(c, err)
+	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate("", true) }) {
 		return
 	}
 	todo, err := h.todos.Create(c.Request.Context(), currentUser(c).ID, in)
@@ -178,13 +172,7 @@ func (h todoHandlers) update(c *gin.Context) {
 		return
 	}
 	var in services.TodoInput
-	decoding, err := bindInto(c, h.maxBytes, &in)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if err := validationFailure(decoding, in.Validate("", false)); err != nil {
-		writeError(c, err)
+	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate("", false) }) {
 		return
 	}
 	todo, err := h.todos.Update(c.Request.Context(), currentUser(c).ID, id, in, precondition(c))

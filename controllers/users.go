@@ -29,13 +29,7 @@ func (h userHandlers) me(c *gin.Context) {
 // update: PATCH /users/me.
 func (h userHandlers) update(c *gin.Context) {
 	var in services.UpdateUserInput
-	decoding, err := bindInto(c, h.maxBytes, &in)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if err := validationFailure(decoding, in.Validate()); err != nil {
-		writeError(c, err)
+	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate() }) {
 		return
 	}
 	user, err := h.users.Update(c.Request.Context(), currentUser(c), in)

@@ -41,12 +41,15 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
+func (e *ValidationError) Error() string { return describeFields("invalid input", e.Fields) }
+
+// describeFields renders field errors on one line after a label.
+func describeFields(label string, fields []FieldError) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
 		parts[i] = f.Field + " " + f.Message
 	}
-	return "invalid input: " + strings.Join(parts, "; ")
+	return label + ": " + strings.Join(parts, "; ")
 }
 
 // Add records a problem with a field.

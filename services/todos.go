@@ -290,10 +290,4 @@ type QueryError struct {
 	Fields []FieldError
 }
 
-func (e *QueryError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + " " + f.Message
-	}
-	return "bad query: " + strings.Join(parts, "; ")
-}
+func (e *QueryError) Error() string { return describeFields("bad query", e.Fields) }

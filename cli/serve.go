@@ -163,11 +163,13 @@ func (a *App) StartDraining() { a.draining.Store(true) }
 // NewHandler wires the services over db into the HTTP router, with
 // Prometheus metrics of the requests, the Go runtime and the pool.
 func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
+	users := services.NewUserCache(cfg.AuthCacheTTL, nil)
 	auth, err := services.NewAuth(db, services.AuthOptions{
 		Secret:     []byte(cfg.BetterAuthSecret),
 		TokenTTL:   cfg.AccessTokenTTL,
 		BcryptCost: cfg.BcryptCost,
 		Issuer:     cfg.ProjectName,
+		Cache:      users,
 	})
 	if err != nil {
 		return nil, err
@@ -188,7 +190,7 @@ func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) 
 		Log:     log,
 		Ready:   readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log), draining: draining},
 		Auth:    auth,
-		Users:   services.NewUsers(db, cfg.BcryptCost, nil),
+		Users:   services.NewUsers(db, cfg.BcryptCost, nil).UseCache(users),
 		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
 		Metrics: reg,
 	})

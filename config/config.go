@@ -64,6 +64,7 @@ type Config struct {
 
 	BetterAuthSecret string        `mapstructure:"better_auth_secret"`
 	AccessTokenTTL   time.Duration `mapstructure:"access_token_ttl"`
+	AuthCacheTTL     time.Duration `mapstructure:"auth_cache_ttl"`
 	BcryptCost       int           `mapstructure:"bcrypt_cost"`
 	AuthRateLimit    float64       `mapstructure:"auth_rate_limit"`
 	AuthRateBurst    int           `mapstructure:"auth_rate_burst"`
@@ -99,6 +100,7 @@ var defaults = map[string]any{
 	"db_query_exec_mode":    "auto",
 	"better_auth_secret":    DevelopmentSecret,
 	"access_token_ttl":      "1h",
+	"auth_cache_ttl":        "5s",
 	"bcrypt_cost":           12,
 	"auth_rate_limit":       5.0,
 	"auth_rate_burst":       20,

@@ -63,8 +63,9 @@ func (c Config) Validate() error {
 		"DB_CONN_MAX_LIFETIME":  c.DBConnMaxLifetime,
 		"DB_CONN_MAX_IDLE_TIME": c.DBConnMaxIdleTime,
 		"SHUTDOWN_DRAIN_DELAY":  c.ShutdownDrainDelay,
+		"AUTH_CACHE_TTL":        c.AuthCacheTTL,
 	}
-	for _, key := range []string{"DB_CONN_MAX_LIFETIME", "DB_CONN_MAX_IDLE_TIME", "SHUTDOWN_DRAIN_DELAY"} {
+	for _, key := range []string{"DB_CONN_MAX_LIFETIME", "DB_CONN_MAX_IDLE_TIME", "SHUTDOWN_DRAIN_DELAY", "AUTH_CACHE_TTL"} {
 		if nonNegative[key] < 0 {
 			bad(key, "must not be negative, got %s", nonNegative[key])
 		}

@@ -39,6 +39,8 @@ type AuthOptions struct {
 	Issuer     string
 	// Now is the clock; nil means the wall clock.
 	Now func() time.Time
+	// Cache keeps authenticated users briefly; nil disables it.
+	Cache *UserCache
 }
 
 // Auth registers users, checks passwords, and issues and verifies tokens.
@@ -263,6 +265,9 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, err
 	if err != nil {
 		return models.User{}, err
 	}
+	if user, ok := a.opts.Cache.get(userID); ok {
+		return user, nil
+	}
 	var user models.User
 	err = read(ctx, func() error { return a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error })
 	switch {
@@ -273,6 +278,7 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, err
 	case !user.IsActive:
 		return models.User{}, ErrUnauthorized
 	}
+	a.opts.Cache.put(user)
 	return user, nil
 }
 

@@ -262,3 +262,53 @@ func TestRetryPolicy(t *testing.T) {
 		t.Errorf("read recovering on the second try: %d calls, err %v", calls, err)
 	}
 }
+
+// TestUserCache: authenticated users are served from memory until the TTL
+// passes or this process changes or deactivates them.
+func TestUserCache(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	cache := NewUserCache(5*time.Second, clock)
+	auth, err := NewAuth(db, AuthOptions{Secret: []byte(strings.Repeat("s", 32)), TokenTTL: time.Hour, BcryptCost: 4, Now: clock, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := NewUsers(db, 4, clock).UseCache(cache)
+	u := newUser(t)
+	tok, _ := auth.issue(u.ID)
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	// A change made behind the service's back is not seen within the TTL...
+	db.Exec("UPDATE users SET username = 'renamed_' || id WHERE id = ?", u.ID)
+	if got, _ := auth.Authenticate(ctx, tok.AccessToken); got.Username != u.Username {
+		t.Errorf("within the TTL the cached user was not used: %q", got.Username)
+	}
+	// ...and is after it.
+	now = now.Add(6 * time.Second)
+	if got, _ := auth.Authenticate(ctx, tok.AccessToken); got.Username == u.Username {
+		t.Error("after the TTL the user was not reloaded")
+	}
+	// Deactivation through the service is seen at once.
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Deactivate(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("deactivated user still authenticated from the cache: %v", err)
+	}
+	if NewUserCache(0, nil) != nil {
+		t.Error("a zero TTL should disable the cache")
+	}
+	small := NewUserCache(time.Minute, clock)
+	small.max = 3
+	for id := int64(1); id <= 10; id++ {
+		small.put(models.User{ID: id})
+	}
+	if len(small.users) > 3 {
+		t.Errorf("cache grew to %d entries past its bound of 3", len(small.users))
+	}
+}

@@ -19,6 +19,15 @@ type Users struct {
 	db         *gorm.DB
 	bcryptCost int
 	now        func() time.Time
+	cache      *UserCache
+}
+
+// UseCache makes the service forget users in c when it changes or
+// deactivates them, so that cached authentication never outlives a change
+// in this process.
+func (s *Users) UseCache(c *UserCache) *Users {
+	s.cache = c
+	return s
 }
 
 // NewUsers returns the service.
@@ -105,6 +114,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 	if err != nil {
 		return models.User{}, translate(err, "update user")
 	}
+	s.cache.forget(user.ID)
 	if len(rows) != 1 {
 		return models.User{}, ErrUnauthorized
 	}
@@ -114,6 +124,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 // Deactivate soft-deletes the user: is_active becomes false, later logins
 // and existing tokens are refused, and the user's rows stay.
 func (s *Users) Deactivate(ctx context.Context, userID int64) error {
+	defer s.cache.forget(userID)
 	err := write(ctx, func() error {
 		return s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).
 			Updates(map[string]any{"is_active": false, "updated_at": s.now().UTC().Truncate(time.Microsecond)}).Error

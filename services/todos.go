@@ -176,15 +176,55 @@ type Precondition struct {
 	Versions []string
 }
 
-// times returns the updated_at instants the precondition accepts.
+// times returns the distinct updated_at instants the precondition accepts.
+// Tags that cannot be versions of ours (not base 36, or outside the years
+// PostgreSQL's timestamps and our JSON can hold) can never match and are
+// dropped.
 func (p *Precondition) times() []time.Time {
 	var out []time.Time
+	seen := make(map[int64]bool, len(p.Versions))
 	for _, v := range p.Versions {
-		if micros, err := strconv.ParseInt(v, 36, 64); err == nil {
-			out = append(out, time.UnixMicro(micros).UTC())
+		micros, err := strconv.ParseInt(v, 36, 64)
+		if err != nil || seen[micros] {
+			continue
 		}
+		t := time.UnixMicro(micros).UTC()
+		if y := t.Year(); y < 1 || y > 9999 {
+			continue
+		}
+		seen[micros] = true
+		out = append(out, t)
 	}
 	return out
+}
+
+// maxInlineVersions is how many If-Match versions go into the write's WHERE
+// clause; a longer list (a client sending thousands of tags would exceed
+// PostgreSQL's 65,535 bind parameters) is first narrowed to the one that
+// matches the current version.
+const maxInlineVersions = 32
+
+// narrow reduces a long If-Match list to the current version when it is in
+// the list, so the write stays one atomic conditional statement; when it is
+// not, the precondition has failed.
+func (s *Todos) narrow(ctx context.Context, userID, id int64, pre *Precondition) (*Precondition, error) {
+	if pre == nil || pre.Any || len(pre.Versions) <= maxInlineVersions {
+		return pre, nil
+	}
+	var current models.Todo
+	err := read(ctx, func() error {
+		return s.db.WithContext(ctx).Select("updated_at").Where("id = ? AND user_id = ?", id, userID).Take(&current).Error
+	})
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("read version of todo %d", id))
+	}
+	want := current.UpdatedAt.UnixMicro()
+	for _, t := range pre.times() {
+		if t.UnixMicro() == want {
+			return &Precondition{Versions: []string{Version(current)}}, nil
+		}
+	}
+	return nil, ErrPreconditionFailed
 }
 
 // conditional narrows a write to the versions If-Match accepts, so the check
@@ -206,6 +246,10 @@ func conditional(q *gorm.DB, pre *Precondition) *gorm.DB {
 // todo is still at one of the given versions.
 func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre *Precondition) (models.Todo, error) {
 	if err := in.Validate("", false).Err(); err != nil {
+		return models.Todo{}, err
+	}
+	pre, err := s.narrow(ctx, userID, id, pre)
+	if err != nil {
 		return models.Todo{}, err
 	}
 	updates := map[string]any{
@@ -237,7 +281,7 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 		}
 	}
 	var rows []models.Todo
-	err := write(ctx, func() error {
+	err = write(ctx, func() error {
 		rows = nil
 		q := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).Where("id = ? AND user_id = ?", id, userID)
 		return conditional(q, pre).Updates(updates).Error
@@ -253,8 +297,12 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 
 // Delete removes a todo, under the same precondition rules as Update.
 func (s *Todos) Delete(ctx context.Context, userID, id int64, pre *Precondition) error {
+	pre, err := s.narrow(ctx, userID, id, pre)
+	if err != nil {
+		return err
+	}
 	var deleted int64
-	err := write(ctx, func() error {
+	err = write(ctx, func() error {
 		q := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID)
 		res := conditional(q, pre).Delete(&models.Todo{})
 		deleted = res.RowsAffected

@@ -40,6 +40,10 @@ type Options struct {
 	// ListenAddresses are the loopback addresses the cluster listens on, all
 	// on the same port (default 127.0.0.1 only).
 	ListenAddresses []string
+	// Durable keeps PostgreSQL's durability settings (fsync, synchronous
+	// commit, full page writes) at their defaults, for tests of what an
+	// acknowledged write survives; otherwise they are off for speed.
+	Durable bool
 }
 
 // Cluster is a private PostgreSQL 15 cluster in a temporary directory,
@@ -103,12 +107,12 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		fmt.Sprintf("max_connections = %d", opts.MaxConnections),
 		"shared_buffers = 16MB",
 		"password_encryption = 'scram-sha-256'",
+		"log_line_prefix = '%m [%p] %q%u@%d '",
+	}
+	if !opts.Durable {
 		// Throwaway data: durability costs time and buys nothing. A fast
 		// shutdown or restart still checkpoints, so nothing committed is lost.
-		"fsync = off",
-		"synchronous_commit = off",
-		"full_page_writes = off",
-		"log_line_prefix = '%m [%p] %q%u@%d '",
+		conf = append(conf, "fsync = off", "synchronous_commit = off", "full_page_writes = off")
 	}
 	if opts.TLS {
 		if err := writeCertificate(c.DataDir); err != nil {

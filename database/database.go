@@ -82,9 +82,13 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 		level = logger.Info
 	}
 	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
-		TranslateError:       true,
-		DisableAutomaticPing: true,
-		NowFunc:              Now,
+		TranslateError: true,
+		// A single INSERT/UPDATE/DELETE is atomic on its own; GORM's default
+		// BEGIN/COMMIT around each would cost two round trips per write.
+		// Multi-statement writes use an explicit Transaction.
+		SkipDefaultTransaction: true,
+		DisableAutomaticPing:   true,
+		NowFunc:                Now,
 		Logger: logger.NewSlogLogger(log, logger.Config{
 			SlowThreshold:             200 * time.Millisecond,
 			LogLevel:                  level,

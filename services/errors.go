@@ -87,7 +87,7 @@ func translate(err error, what string) error {
 		return nil
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return ErrNotFound
-	case errors.Is(err, context.DeadlineExceeded), database.IsTransient(err):
+	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err), isQueryCanceled(err), database.IsTransient(err):
 		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s: %w", what, err)
@@ -97,4 +97,13 @@ func translate(err error, what string) error {
 		return fmt.Errorf("%s: %w: %w", what, ErrUnstorable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isQueryCanceled reports SQLSTATE 57014: the statement was canceled, which
+// happens when the request's deadline passes while the query runs (pgx
+// sends a cancel request) or a statement_timeout fires. Either way the
+// database did not answer in time: 503, not 500.
+func isQueryCanceled(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
 }

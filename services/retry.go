@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -32,6 +33,11 @@ func attempt(ctx context.Context, idempotent bool, fn func() error) error {
 	pause := firstPause
 	for try := 1; ; try++ {
 		err := fn()
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			// GORM can flatten the context's error into text when a second
+			// error follows it; keep it visible to errors.Is.
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
 		if err == nil || try == maxAttempts || !retryable(err, idempotent) || ctx.Err() != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -113,6 +114,13 @@ func connConfig(o Options) (*pgx.ConnConfig, string, error) {
 		// pgx's message can quote the connection string: say only what is
 		// wrong in general terms.
 		return nil, "", errors.New("DATABASE_URL cannot be parsed as a PostgreSQL connection URL")
+	}
+	// When a request's deadline passes mid-query, ask the server to cancel
+	// the statement (the default only drops the socket, and a write waiting
+	// on a lock would then still run later, after the client was told 503).
+	// The socket is dropped too if the server has not answered a second on.
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: time.Second}
 	}
 	if !strings.Contains(o.URL, "connect_timeout=") && o.ConnectTimeout > 0 {
 		cfg.ConnectTimeout = o.ConnectTimeout

@@ -92,7 +92,7 @@ var defaults = map[string]any{
 	"auto_migrate":          true,
 	"embedded_postgres":     "auto",
 	"db_max_open_conns":     10,
-	"db_max_idle_conns":     5,
+	"db_max_idle_conns":     10,
 	"db_conn_max_lifetime":  "30m",
 	"db_conn_max_idle_time": "2m",
 	"db_connect_timeout":    "10s",

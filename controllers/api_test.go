@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -487,5 +488,26 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 	r = a.do(req{Method: "GET", Path: "/readyz"})
 	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "schema behind") {
 		t.Errorf("readyz with a pending migration = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestClientGoneIsNotAServerError: a request whose client has gone away is
+// logged at INFO, not as a 500 or 503.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	a := newAPI(t, nil)
+	acc := newAccount(t, a)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, path := range []string{"/api/v1/todos?q=x", "/api/v1/users/me"} {
+		r := httptest.NewRequest("GET", path, nil).WithContext(ctx)
+		r.Header.Set("Authorization", "Bearer "+acc.Token)
+		a.handler.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	logs := a.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, `"level":"WARN"`) {
+		t.Errorf("a canceled request was logged as a server problem:\n%s", logs)
+	}
+	if !strings.Contains(logs, "request canceled by client") {
+		t.Errorf("no INFO line for the canceled request:\n%s", logs)
 	}
 }

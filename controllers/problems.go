@@ -77,6 +77,13 @@ func writeError(c *gin.Context, err error) {
 		qe *services.QueryError
 		ce *services.ConflictError
 	)
+	if errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client went away: whatever failed failed because of that,
+		// nobody reads the answer, and it is not a server error.
+		logger(c).Info("request canceled by client", "err", err)
+		c.Abort()
+		return
+	}
 	switch {
 	case errors.As(err, &he):
 		for k, v := range he.header {
@@ -103,10 +110,6 @@ func writeError(c *gin.Context, err error) {
 		logger(c).Warn("database unavailable", "err", err)
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeProblem(c, http.StatusServiceUnavailable, "The database is unavailable; retry shortly.", nil)
-	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
-		// The client went away: nobody reads the answer.
-		logger(c).Info("request canceled by client")
-		c.Abort()
 	default:
 		logger(c).Error("internal error", "err", err)
 		writeProblem(c, http.StatusInternalServerError, "An unexpected error occurred; it has been logged with the request id.", nil)

@@ -1,0 +1,11 @@
+-- GET /todos?cursor=<next_cursor of page 250>: user lookup, count (total is
+-- computed on cursor pages too), then the keyset page. cur_ts and cur_id
+-- are the created_at and id the API's cursor carries (bench/run.sh decodes
+-- it and passes them with -D).
+\set one 1
+\set lim 21
+\if :auth_lookup
+SELECT * FROM users WHERE id = :bench_user LIMIT :one;
+\endif
+SELECT count(*) FROM todos WHERE user_id = :bench_user;
+SELECT * FROM todos WHERE user_id = :bench_user AND (created_at, id) < (:cur_ts, :cur_id) ORDER BY created_at DESC, id DESC LIMIT :lim;

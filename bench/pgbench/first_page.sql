@@ -1,0 +1,10 @@
+-- GET /todos?limit=20: user lookup, count(*) for "total", then the page
+-- with LIMIT 21 (one more row tells whether a next_cursor is due)
+-- (services/todo_list.go List).
+\set one 1
+\set lim 21
+\if :auth_lookup
+SELECT * FROM users WHERE id = :bench_user LIMIT :one;
+\endif
+SELECT count(*) FROM todos WHERE user_id = :bench_user;
+SELECT * FROM todos WHERE user_id = :bench_user ORDER BY created_at DESC, id DESC LIMIT :lim;

@@ -905,24 +905,6 @@ func TestNeonRestartUnderLoad(t *testing.T) {
 
 // --- 5. URLs, TLS and SCRAM ------------------------------------------------
 
-// neonLogBuffer collects slog output.
-type neonLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *neonLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *neonLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // neonSameURL compares URLs by their parts, query parameters as sets.
 func neonSameURL(t testing.TB, what, got, want string) {
 	t.Helper()
@@ -1010,7 +992,7 @@ func TestNeonURL(t *testing.T) {
 		{"direct name", urls.Direct, pgharness.DirectHost, "cache_statement"},
 	} {
 		t.Run("open "+tc.name, func(t *testing.T) {
-			logs := &neonLogBuffer{}
+			logs := &syncBuffer{}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			db, err := database.Open(ctx, database.Options{

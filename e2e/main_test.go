@@ -86,6 +86,25 @@ func freePort(t testing.TB) int {
 // ends.
 func startServer(t testing.TB, env map[string]string) *server {
 	t.Helper()
+	if _, ok := env["DATABASE_URL"]; !ok {
+		withDB := map[string]string{"DATABASE_URL": testdb.Fresh(t)}
+		for k, v := range env {
+			withDB[k] = v
+		}
+		env = withDB
+	}
+	s := launchServer(t, env)
+	if err := s.waitReady(30 * time.Second); err != nil {
+		t.Fatalf("server did not become ready: %v\nlogs:\n%s", err, s.logs.String())
+	}
+	return s
+}
+
+// launchServer starts `todo-api serve` with env added to the test
+// defaults, without waiting for readiness and without failing when the
+// process exits (for a database that is not up yet, or never comes).
+func launchServer(t testing.TB, env map[string]string) *server {
+	t.Helper()
 	port := freePort(t)
 	vars := map[string]string{
 		"PORT":            strconv.Itoa(port),
@@ -93,9 +112,6 @@ func startServer(t testing.TB, env map[string]string) *server {
 		"AUTH_RATE_LIMIT": "10000",
 		"AUTH_RATE_BURST": "10000",
 		"ENV":             "development",
-	}
-	if _, ok := env["DATABASE_URL"]; !ok {
-		vars["DATABASE_URL"] = testdb.Fresh(t)
 	}
 	for k, v := range env {
 		vars[k] = v
@@ -118,9 +134,6 @@ func startServer(t testing.TB, env map[string]string) *server {
 			t.Logf("server logs:\n%s", s.logs.String())
 		}
 	})
-	if err := s.waitReady(30 * time.Second); err != nil {
-		t.Fatalf("server did not become ready: %v\nlogs:\n%s", err, s.logs.String())
-	}
 	return s
 }
 

@@ -91,43 +91,6 @@ func neonServerEnv(dbURL string, extra map[string]string) map[string]string {
 	return env
 }
 
-// neonLaunch starts `todo-api serve` like startServer but returns at once,
-// without waiting for readiness and without failing when the process exits:
-// for a database that is not up yet, or never comes.
-func neonLaunch(t testing.TB, env map[string]string) *server {
-	t.Helper()
-	port := freePort(t)
-	vars := map[string]string{
-		"PORT":            strconv.Itoa(port),
-		"BCRYPT_COST":     "4",
-		"AUTH_RATE_LIMIT": "10000",
-		"AUTH_RATE_BURST": "10000",
-		"ENV":             "development",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cmd := exec.Command(binary, "serve")
-	cmd.Dir = ".."
-	cmd.Env = os.Environ()
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		s.Stop(t)
-		if t.Failed() {
-			t.Logf("server logs:\n%s", s.logs.String())
-		}
-	})
-	return s
-}
-
 // neonCLIResult is one finished todo-api command.
 type neonCLIResult struct {
 	Stdout, Stderr string
@@ -522,7 +485,7 @@ func TestNeonPooledCacheStatementBreaks(t *testing.T) {
 	neonStartPooler(t)
 	dbname := neonDBName(t, testdb.Fresh(t))
 
-	s := neonLaunch(t, neonServerEnv(neonPooledURL(dbname), map[string]string{"DB_QUERY_EXEC_MODE": "cache_statement"}))
+	s := launchServer(t, neonServerEnv(neonPooledURL(dbname), map[string]string{"DB_QUERY_EXEC_MODE": "cache_statement"}))
 	// Readiness itself may fail in this mode: wait for the listener only.
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if len(s.logLines("msg=listening")) > 0 {
@@ -645,7 +608,7 @@ func TestNeonColdStart(t *testing.T) {
 	c.Stop()
 
 	t.Run("wakes", func(t *testing.T) {
-		s := neonLaunch(t, neonServerEnv(c.URLFor("neondb"), map[string]string{"DB_STARTUP_TIMEOUT": "20s"}))
+		s := launchServer(t, neonServerEnv(c.URLFor("neondb"), map[string]string{"DB_STARTUP_TIMEOUT": "20s"}))
 		time.Sleep(2 * time.Second)
 		if err := s.Wait(0); err != context.DeadlineExceeded {
 			t.Fatalf("serve exited while the database was down: %v\n%s", err, s.logs.String())
@@ -703,7 +666,7 @@ func TestNeonColdStart(t *testing.T) {
 		t.Run("never "+tc.name, func(t *testing.T) {
 			const budget = 3 * time.Second
 			start := time.Now()
-			s := neonLaunch(t, neonServerEnv(tc.url, map[string]string{"DB_STARTUP_TIMEOUT": "3s"}))
+			s := launchServer(t, neonServerEnv(tc.url, map[string]string{"DB_STARTUP_TIMEOUT": "3s"}))
 			err := s.Wait(budget + 7*time.Second)
 			elapsed := time.Since(start)
 			if err == context.DeadlineExceeded {

@@ -260,24 +260,11 @@ func lwCheck(t *testing.T, name string, rep lwReport) {
 // wholly there or wholly absent. 503s are allowed while it is down; 500s
 // are not.
 func TestNoLostWritesAcrossDatabaseRestart(t *testing.T) {
-	c := pgharness.StartCluster(t, pgharness.Options{Durable: true})
-	c.CreateDatabase("app", "")
-	dbURL := c.URLFor("app")
-	s := startServer(t, map[string]string{"DATABASE_URL": dbURL, "DB_STARTUP_TIMEOUT": "20s"})
-	token := neonRegister(t, neonNewClient(s), "lw_restart")
-	target := &lwTarget{}
-	target.url.Store(&s.URL)
-
-	stop := make(chan struct{})
-	done := make(chan []lwOp)
-	go func() { done <- lwLoad(target, token, 6, stop) }()
-	for range 2 {
-		time.Sleep(1500 * time.Millisecond)
+	env := map[string]string{"DB_STARTUP_TIMEOUT": "20s"}
+	rep, s := lwUnderFaults(t, env, func(c *pgharness.Cluster, s *server) *server {
 		c.Restart()
-	}
-	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	rep := lwVerify(t, dbURL, <-done)
+		return s
+	})
 	lwCheck(t, "pg_ctl restart -m fast ×2 under load", rep)
 	for _, l := range s.logLines("internal error") {
 		t.Errorf("a 500 was logged: %s", l)
@@ -289,12 +276,30 @@ func TestNoLostWritesAcrossDatabaseRestart(t *testing.T) {
 // no answer; whatever they did is wholly there or wholly absent, and every
 // acknowledged write is there once.
 func TestNoLostWritesAcrossServiceKill(t *testing.T) {
+	env := map[string]string{}
+	rep, _ := lwUnderFaults(t, env, func(_ *pgharness.Cluster, s *server) *server {
+		s.Signal(t, syscall.SIGKILL)
+		s.Wait(10 * time.Second)
+		return startServer(t, env)
+	})
+	lwCheck(t, "kill -9 of the service ×2 under load", rep)
+	if rep.fiveXX != 0 {
+		t.Errorf("%d answers were 5xx; a killed service gives no answer, a live one must not fail", rep.fiveXX)
+	}
+}
+
+// lwUnderFaults serves a durable private cluster's database (env gets its
+// DATABASE_URL), runs the write load, applies fault twice 1.5 s apart (it
+// returns the server to use from then on), and checks the database
+// against every answer. It returns the report and the last server.
+func lwUnderFaults(t *testing.T, env map[string]string, fault func(*pgharness.Cluster, *server) *server) (lwReport, *server) {
+	t.Helper()
 	c := pgharness.StartCluster(t, pgharness.Options{Durable: true})
 	c.CreateDatabase("app", "")
 	dbURL := c.URLFor("app")
-	env := map[string]string{"DATABASE_URL": dbURL}
+	env["DATABASE_URL"] = dbURL
 	s := startServer(t, env)
-	token := neonRegister(t, neonNewClient(s), "lw_kill")
+	token := neonRegister(t, neonNewClient(s), "lw_user")
 	target := &lwTarget{}
 	target.url.Store(&s.URL)
 
@@ -303,16 +308,10 @@ func TestNoLostWritesAcrossServiceKill(t *testing.T) {
 	go func() { done <- lwLoad(target, token, 6, stop) }()
 	for range 2 {
 		time.Sleep(1500 * time.Millisecond)
-		s.Signal(t, syscall.SIGKILL)
-		s.Wait(10 * time.Second)
-		s = startServer(t, env)
+		s = fault(c, s)
 		target.url.Store(&s.URL)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
-	rep := lwVerify(t, dbURL, <-done)
-	lwCheck(t, "kill -9 of the service ×2 under load", rep)
-	if rep.fiveXX != 0 {
-		t.Errorf("%d answers were 5xx; a killed service gives no answer, a live one must not fail", rep.fiveXX)
-	}
+	return lwVerify(t, dbURL, <-done), s
 }

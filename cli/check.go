@@ -21,7 +21,7 @@ import (
 )
 
 // Models lists every GORM model whose table the migrations must build.
-var Models = []any{&models.User{}, &models.Todo{}}
+var Models = []any{&models.User{}, &models.Todo{}, &models.AuthFailure{}}
 
 func (a *app) migrateCheckCommand() *cobra.Command {
 	return &cobra.Command{

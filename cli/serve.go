@@ -58,6 +58,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		cfg.DatabaseURL, cfg.DatabaseURLUnpooled = pg.URL, ""
 		log.Info("private PostgreSQL ready", "url", config.MaskURL(pg.URL))
 	}
+	if cfg.BetterAuthSecret == "" {
+		// Only development gets here (production refuses to start without
+		// a secret): a random secret kept on disk, so tokens and cursors
+		// survive a restart and nothing needs configuring.
+		secret, generated, err := config.LoadOrCreateSecret(config.DevSecretFile)
+		if err != nil {
+			return fmt.Errorf("BETTER_AUTH_SECRET is not set and the development secret is unusable: %w", err)
+		}
+		cfg.BetterAuthSecret = secret
+		if generated {
+			log.Info("BETTER_AUTH_SECRET not set: generated a random development secret", "file", config.DevSecretFile)
+		} else {
+			log.Info("BETTER_AUTH_SECRET not set: using the development secret", "file", config.DevSecretFile)
+		}
+	}
 	urls, err := database.ResolveURLs(cfg.DatabaseURL, cfg.DatabaseURLUnpooled)
 	if err != nil {
 		return err
@@ -99,6 +114,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, app.Metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	go app.sweep(ctx, cfg.AuthFailureWindow, log)
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           app.Handler,
@@ -149,11 +172,46 @@ func useEmbedded(cfg config.Config) bool {
 	return cfg.DatabaseURL == config.DefaultDatabaseURL && cfg.DatabaseURLUnpooled == "" && !database.Answers("127.0.0.1:5432")
 }
 
-// App is the HTTP side of the service: the handler, and the switch that
-// turns readiness off while shutting down.
+// App is the HTTP side of the service: the handler, the metrics handler,
+// and the switch that turns readiness off while shutting down.
 type App struct {
 	Handler  http.Handler
+	Metrics  http.Handler
 	draining *atomic.Bool
+	auth     *services.Auth
+}
+
+// serveMetrics serves /metrics on its own listener (METRICS_ADDR), for a
+// scraper on a private network; stop closes it.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: listen on %s: %w", addr, err)
+	}
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
+}
+
+// sweep deletes expired failed-password counters now and then. Every
+// instance runs it; the statement is cheap and idempotent, so that costs
+// nothing and needs no leader.
+func (a *App) sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(min(every, 5*time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.auth.SweepFailures(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweep expired password-attempt counters", "err", err)
+			}
+		}
+	}
 }
 
 // StartDraining makes /readyz answer 503 so load balancers stop sending
@@ -163,13 +221,18 @@ func (a *App) StartDraining() { a.draining.Store(true) }
 // NewHandler wires the services over db into the HTTP router, with
 // Prometheus metrics of the requests, the Go runtime and the pool.
 func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
-	users := services.NewUserCache(cfg.AuthCacheTTL, nil)
 	auth, err := services.NewAuth(db, services.AuthOptions{
 		Secret:     []byte(cfg.BetterAuthSecret),
 		TokenTTL:   cfg.AccessTokenTTL,
 		BcryptCost: cfg.BcryptCost,
-		Issuer:     cfg.ProjectName,
-		Cache:      users,
+		Issuer:     cfg.TokenIssuer,
+		Audience:   cfg.TokenAudience,
+		Failures: services.FailureLimits{
+			PerAccount: cfg.AuthFailureLimit,
+			PerClient:  cfg.AuthFailureClientLimit,
+			Window:     cfg.AuthFailureWindow,
+		},
+		Cache: services.NewUserCache(cfg.AuthCacheTTL, nil),
 	})
 	if err != nil {
 		return nil, err
@@ -190,14 +253,14 @@ func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) 
 		Log:     log,
 		Ready:   readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log), draining: draining},
 		Auth:    auth,
-		Users:   services.NewUsers(db, cfg.BcryptCost, nil).UseCache(users),
+		Users:   services.NewUsers(db, auth),
 		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
 		Metrics: reg,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: router, draining: draining}, nil
+	return &App{Handler: router, Metrics: controllers.MetricsHandler(reg), draining: draining, auth: auth}, nil
 }
 
 // cursorKey derives the pagination cursor signing key from the auth

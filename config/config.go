@@ -20,9 +20,9 @@ import (
 	"github.com/spf13/viper"
 )
 
-// DevelopmentSecret is the signing secret shipped in config.yaml. It exists so
-// that `go run . serve` works with no setup; Validate refuses it in production.
-const DevelopmentSecret = "development-only-secret-change-me-0123456789"
+// publishedSecrets were once committed as defaults, so anyone can sign
+// tokens with them: Validate refuses them in every environment.
+var publishedSecrets = []string{"development-only-secret-change-me-0123456789"}
 
 // DefaultDatabaseURL is the local server every development machine is
 // assumed to have; when nothing answers there and DATABASE_URL is not
@@ -62,12 +62,30 @@ type Config struct {
 	DBStartupTimeout  time.Duration `mapstructure:"db_startup_timeout"`
 	DBQueryExecMode   string        `mapstructure:"db_query_exec_mode"`
 
+	// BetterAuthSecret signs our own tokens. Empty in development means a
+	// random one generated and kept under ./.data/ (see LoadOrCreateSecret);
+	// production refuses to start without one.
 	BetterAuthSecret string        `mapstructure:"better_auth_secret"`
+	TokenIssuer      string        `mapstructure:"token_issuer"`
+	TokenAudience    string        `mapstructure:"token_audience"`
 	AccessTokenTTL   time.Duration `mapstructure:"access_token_ttl"`
 	AuthCacheTTL     time.Duration `mapstructure:"auth_cache_ttl"`
 	BcryptCost       int           `mapstructure:"bcrypt_cost"`
 	AuthRateLimit    float64       `mapstructure:"auth_rate_limit"`
 	AuthRateBurst    int           `mapstructure:"auth_rate_burst"`
+	// AuthFailureLimit is how many failed password checks one client may
+	// make against one account within AuthFailureWindow;
+	// AuthFailureClientLimit bounds one client's failures across all
+	// accounts (password spraying).
+	AuthFailureLimit       int           `mapstructure:"auth_failure_limit"`
+	AuthFailureClientLimit int           `mapstructure:"auth_failure_client_limit"`
+	AuthFailureWindow      time.Duration `mapstructure:"auth_failure_window"`
+	// TrustedProxies is TRUSTED_PROXIES split on commas: the CIDRs of the
+	// proxies whose X-Forwarded-For names the client. Empty trusts none.
+	TrustedProxies []string `mapstructure:"-"`
+	// MetricsAddr is a separate listener for /metrics (like
+	// 127.0.0.1:9090). In production /metrics is served only there.
+	MetricsAddr string `mapstructure:"metrics_addr"`
 
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
@@ -81,33 +99,40 @@ type Config struct {
 // environment sets a key. They equal the shipped config.yaml (a test checks),
 // so the binary behaves the same when run outside the repository.
 var defaults = map[string]any{
-	"env":                   EnvDevelopment,
-	"project_name":          "todo-api",
-	"port":                  8080,
-	"api_v1_prefix":         "/api/v1",
-	"debug":                 false,
-	"allowed_origins":       "http://localhost:3000,http://localhost:5173",
-	"database_url":          DefaultDatabaseURL,
-	"database_url_unpooled": "",
-	"auto_migrate":          true,
-	"embedded_postgres":     "auto",
-	"db_max_open_conns":     10,
-	"db_max_idle_conns":     10,
-	"db_conn_max_lifetime":  "30m",
-	"db_conn_max_idle_time": "2m",
-	"db_connect_timeout":    "10s",
-	"db_startup_timeout":    "60s",
-	"db_query_exec_mode":    "auto",
-	"better_auth_secret":    DevelopmentSecret,
-	"access_token_ttl":      "1h",
-	"auth_cache_ttl":        "5s",
-	"bcrypt_cost":           12,
-	"auth_rate_limit":       5.0,
-	"auth_rate_burst":       20,
-	"max_body_bytes":        1 << 20,
-	"shutdown_timeout":      "20s",
-	"shutdown_drain_delay":  "1s",
-	"request_timeout":       "15s",
+	"env":                       EnvDevelopment,
+	"project_name":              "todo-api",
+	"port":                      8080,
+	"api_v1_prefix":             "/api/v1",
+	"debug":                     false,
+	"allowed_origins":           "http://localhost:3000,http://localhost:5173",
+	"database_url":              DefaultDatabaseURL,
+	"database_url_unpooled":     "",
+	"auto_migrate":              true,
+	"embedded_postgres":         "auto",
+	"db_max_open_conns":         10,
+	"db_max_idle_conns":         10,
+	"db_conn_max_lifetime":      "30m",
+	"db_conn_max_idle_time":     "2m",
+	"db_connect_timeout":        "10s",
+	"db_startup_timeout":        "60s",
+	"db_query_exec_mode":        "auto",
+	"better_auth_secret":        "",
+	"token_issuer":              "todo-api",
+	"token_audience":            "todo-api",
+	"access_token_ttl":          "1h",
+	"auth_cache_ttl":            "0s",
+	"bcrypt_cost":               12,
+	"auth_rate_limit":           5.0,
+	"auth_rate_burst":           20,
+	"auth_failure_limit":        5,
+	"auth_failure_client_limit": 30,
+	"auth_failure_window":       "15m",
+	"trusted_proxies":           "",
+	"metrics_addr":              "",
+	"max_body_bytes":            1 << 20,
+	"shutdown_timeout":          "20s",
+	"shutdown_drain_delay":      "1s",
+	"request_timeout":           "15s",
 }
 
 // Keys returns every configuration key, sorted.
@@ -187,6 +212,7 @@ func Load(opts Options) (Config, error) {
 		return Config{}, errors.New(describeDecodeError(err))
 	}
 	cfg.AllowedOrigins = splitList(v.GetString("allowed_origins"))
+	cfg.TrustedProxies = splitList(v.GetString("trusted_proxies"))
 	cfg.Env = strings.ToLower(strings.TrimSpace(cfg.Env))
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,7 +148,17 @@ func TestValidationErrors(t *testing.T) {
 		{"empty url", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL: is empty"},
 		{"bad unpooled", map[string]string{"DATABASE_URL_UNPOOLED": "http://x/db"}, "DATABASE_URL_UNPOOLED: scheme"},
 		{"short secret", map[string]string{"BETTER_AUTH_SECRET": "short"}, "BETTER_AUTH_SECRET: must be at least 32 characters"},
-		{"dev secret in production", map[string]string{"ENV": "production"}, "BETTER_AUTH_SECRET: the development secret"},
+		{"no secret in production", map[string]string{"ENV": "production"}, "BETTER_AUTH_SECRET: is required when ENV=production"},
+		{"published secret in development", map[string]string{"BETTER_AUTH_SECRET": "development-only-secret-change-me-0123456789"}, "BETTER_AUTH_SECRET: is a value once published"},
+		{"published secret without ENV", map[string]string{"ENV": "", "BETTER_AUTH_SECRET": "development-only-secret-change-me-0123456789"}, "BETTER_AUTH_SECRET: is a value once published"},
+		{"empty issuer", map[string]string{"TOKEN_ISSUER": ""}, "TOKEN_ISSUER: must be a non-empty name"},
+		{"padded audience", map[string]string{"TOKEN_AUDIENCE": " api "}, "TOKEN_AUDIENCE: must be a non-empty name"},
+		{"zero failure limit", map[string]string{"AUTH_FAILURE_LIMIT": "0"}, "AUTH_FAILURE_LIMIT: must be at least 1"},
+		{"client limit under account limit", map[string]string{"AUTH_FAILURE_LIMIT": "10", "AUTH_FAILURE_CLIENT_LIMIT": "5"}, "AUTH_FAILURE_CLIENT_LIMIT: must be at least AUTH_FAILURE_LIMIT"},
+		{"tiny failure window", map[string]string{"AUTH_FAILURE_WINDOW": "100ms"}, "AUTH_FAILURE_WINDOW: must be at least 1s"},
+		{"bad trusted proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, `TRUSTED_PROXIES: "lb.internal" is not an address or CIDR`},
+		{"bad metrics addr", map[string]string{"METRICS_ADDR": "9090"}, "METRICS_ADDR: must be host:port"},
+		{"metrics on the api port", map[string]string{"METRICS_ADDR": ":8080"}, "METRICS_ADDR: must not be the API's own port"},
 		{"negative pool", map[string]string{"DB_MAX_IDLE_CONNS": "-1"}, "DB_MAX_IDLE_CONNS: must not be negative"},
 		{"zero open conns", map[string]string{"DB_MAX_OPEN_CONNS": "0"}, "DB_MAX_OPEN_CONNS: must be at least 1"},
 		{"idle over open", map[string]string{"DB_MAX_OPEN_CONNS": "2", "DB_MAX_IDLE_CONNS": "5"}, "DB_MAX_IDLE_CONNS: must not exceed"},
@@ -215,5 +226,90 @@ func TestMaskURL(t *testing.T) {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestNoSecretInDevelopmentIsLeftToServe(t *testing.T) {
+	cfg, err := load(t, "", "", map[string]string{"ENV": "development"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BetterAuthSecret != "" {
+		t.Errorf("secret = %q, want empty (serve generates one)", cfg.BetterAuthSecret)
+	}
+}
+
+func TestTrustedProxiesList(t *testing.T) {
+	cfg, err := load(t, "", "", map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8 , 127.0.0.1,fd00::/8 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.0/8", "127.0.0.1", "fd00::/8"}; fmt.Sprint(cfg.TrustedProxies) != fmt.Sprint(want) {
+		t.Errorf("trusted proxies = %q, want %q", cfg.TrustedProxies, want)
+	}
+}
+
+func TestLoadOrCreateSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "auth-secret")
+	first, generated, err := LoadOrCreateSecret(path)
+	if err != nil || !generated {
+		t.Fatalf("first call: generated = %v, err = %v; want a new secret", generated, err)
+	}
+	if err := CheckSecret(first); err != nil {
+		t.Errorf("generated secret refused: %v", err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode = %v, want 0600", perm)
+	}
+	again, generated, err := LoadOrCreateSecret(path)
+	if err != nil || generated || again != first {
+		t.Errorf("second call: generated = %v, err = %v, same = %v; want the kept secret", generated, err, again == first)
+	}
+
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateSecret(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable file: err = %v, want a chmod 600 hint", err)
+	}
+	if err := os.WriteFile(path, []byte("development-only-secret-change-me-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateSecret(path); err == nil || !strings.Contains(err.Error(), "published") {
+		t.Errorf("published secret in the file: err = %v, want it refused", err)
+	}
+}
+
+func TestLoadOrCreateSecretConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth-secret")
+	const n = 16
+	got := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, _, err := LoadOrCreateSecret(path)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- s
+		}()
+	}
+	wg.Wait()
+	close(got)
+	seen := map[string]bool{}
+	for s := range got {
+		seen[s] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("%d processes starting at once saw %d different secrets, want 1", n, len(seen))
 	}
 }

@@ -3,8 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -97,10 +100,19 @@ func (c Config) Validate() error {
 	}
 
 	switch {
-	case len(c.BetterAuthSecret) < MinSecretLength:
-		bad("BETTER_AUTH_SECRET", "must be at least %d characters, got %d (generate one with: openssl rand -base64 48)", MinSecretLength, len(c.BetterAuthSecret))
-	case c.Env == EnvProduction && c.BetterAuthSecret == DevelopmentSecret:
-		bad("BETTER_AUTH_SECRET", "the development secret from config.yaml is refused when ENV=production; set a random one (openssl rand -base64 48)")
+	case c.BetterAuthSecret == "" && c.Env == EnvProduction:
+		bad("BETTER_AUTH_SECRET", "is required when ENV=production (generate one with: openssl rand -base64 48)")
+	case c.BetterAuthSecret == "":
+		// Development: serve generates one and keeps it under ./.data/.
+	default:
+		if err := CheckSecret(c.BetterAuthSecret); err != nil {
+			bad("BETTER_AUTH_SECRET", "%v", err)
+		}
+	}
+	for key, val := range map[string]string{"TOKEN_ISSUER": c.TokenIssuer, "TOKEN_AUDIENCE": c.TokenAudience} {
+		if strings.TrimSpace(val) == "" || strings.TrimSpace(val) != val {
+			bad(key, "must be a non-empty name without surrounding spaces, got %q", val)
+		}
 	}
 	// bcrypt accepts 4..31; below 10 is too weak for real passwords, so it is
 	// allowed only outside production (tests lower it for speed).
@@ -116,6 +128,30 @@ func (c Config) Validate() error {
 	}
 	if c.AuthRateBurst < 1 {
 		bad("AUTH_RATE_BURST", "must be at least 1, got %d", c.AuthRateBurst)
+	}
+	if c.AuthFailureLimit < 1 {
+		bad("AUTH_FAILURE_LIMIT", "must be at least 1, got %d", c.AuthFailureLimit)
+	}
+	if c.AuthFailureClientLimit < c.AuthFailureLimit {
+		bad("AUTH_FAILURE_CLIENT_LIMIT", "must be at least AUTH_FAILURE_LIMIT (%d), got %d", c.AuthFailureLimit, c.AuthFailureClientLimit)
+	}
+	if c.AuthFailureWindow < time.Second {
+		bad("AUTH_FAILURE_WINDOW", "must be at least 1s, got %s", c.AuthFailureWindow)
+	}
+	for _, cidr := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			if _, err := netip.ParseAddr(cidr); err != nil {
+				bad("TRUSTED_PROXIES", "%q is not an address or CIDR like 10.0.0.0/8", cidr)
+			}
+		}
+	}
+	if c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			bad("METRICS_ADDR", "must be host:port like 127.0.0.1:9090, got %q", c.MetricsAddr)
+		} else if n == c.Port && (host == "" || host == "0.0.0.0" || host == "::") {
+			bad("METRICS_ADDR", "must not be the API's own port %d", c.Port)
+		}
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("MAX_BODY_BYTES", "must be at least 1024, got %d", c.MaxBodyBytes)
@@ -161,4 +197,18 @@ func MaskURL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// CheckSecret accepts a signing secret of at least MinSecretLength
+// characters that was never published as a default.
+func CheckSecret(secret string) error {
+	if len(secret) < MinSecretLength {
+		return fmt.Errorf("must be at least %d characters, got %d (generate one with: openssl rand -base64 48)", MinSecretLength, len(secret))
+	}
+	for _, p := range publishedSecrets {
+		if secret == p {
+			return errors.New("is a value once published as a default, with which anyone can sign tokens; set a random one (openssl rand -base64 48)")
+		}
+	}
+	return nil
 }

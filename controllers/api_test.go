@@ -16,7 +16,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/todo-api/todo-api/cli"
-	"github.com/todo-api/todo-api/config"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/internal/testdb"
 	"github.com/todo-api/todo-api/migrations"
@@ -159,7 +158,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 func TestTokenAttacks(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
-	secret := []byte(config.DevelopmentSecret)
+	secret := []byte(testSecret)
 	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
 		if err != nil {
@@ -169,22 +168,47 @@ func TestTokenAttacks(t *testing.T) {
 	}
 	sub := strconv.FormatInt(acc.ID, 10)
 	now := time.Now()
-	valid := jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	// ours are the claims our tokens carry besides sub and the times.
+	ours := func(c jwt.MapClaims) jwt.MapClaims {
+		c["iss"], c["aud"], c["ver"] = "todo-api", "todo-api", 0
+		return c
+	}
+	valid := ours(jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	if r := a.do(req{Method: "GET", Path: "/api/v1/users/me", Token: sign(jwt.SigningMethodHS256, secret, valid)}); r.Status != http.StatusOK {
+		t.Fatalf("the well-formed token the attacks start from is refused: %d %s", r.Status, r.Body)
+	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	noneToken := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + b64([]byte(fmt.Sprintf(`{"sub":"%s","exp":%d}`, sub, now.Add(time.Hour).Unix()))) + "."
 
 	tests := map[string]string{
-		"malformed":         "not-a-jwt",
-		"alg none":          noneToken,
-		"HS512":             sign(jwt.SigningMethodHS512, secret, valid),
-		"wrong secret":      sign(jwt.SigningMethodHS256, []byte("another-secret-of-at-least-32-chars!!"), valid),
-		"expired":           sign(jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": sub, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
-		"no exp":            sign(jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": sub, "iat": now.Unix()}),
-		"not yet valid":     sign(jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": sub, "nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}),
-		"issued in future":  sign(jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": sub, "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}),
-		"unknown user":      sign(jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "999999999", "exp": now.Add(time.Hour).Unix()}),
-		"non-numeric sub":   sign(jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "admin", "exp": now.Add(time.Hour).Unix()}),
-		"signature removed": strings.Join(strings.Split(sign(jwt.SigningMethodHS256, secret, valid), ".")[:2], ".") + ".",
+		"malformed":            "not-a-jwt",
+		"alg none":             noneToken,
+		"HS512":                sign(jwt.SigningMethodHS512, secret, valid),
+		"wrong secret":         sign(jwt.SigningMethodHS256, []byte("another-secret-of-at-least-32-chars!!"), valid),
+		"expired":              sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": sub, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})),
+		"no exp":               sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": sub, "iat": now.Unix()})),
+		"not yet valid":        sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": sub, "iat": now.Unix(), "nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})),
+		"issued in future":     sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": sub, "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})),
+		"unknown user":         sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": "999999999", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})),
+		"non-numeric sub":      sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": "admin", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})),
+		"signature removed":    strings.Join(strings.Split(sign(jwt.SigningMethodHS256, secret, valid), ".")[:2], ".") + ".",
+		"published dev secret": sign(jwt.SigningMethodHS256, []byte("development-only-secret-change-me-0123456789"), valid),
+		"another issuer": sign(jwt.SigningMethodHS256, secret, func() jwt.MapClaims {
+			c := ours(jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+			c["iss"] = "other-service"
+			return c
+		}()),
+		"another audience": sign(jwt.SigningMethodHS256, secret, func() jwt.MapClaims {
+			c := ours(jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+			c["aud"] = "other-service"
+			return c
+		}()),
+		"no iat": sign(jwt.SigningMethodHS256, secret, ours(jwt.MapClaims{"sub": sub, "exp": now.Add(time.Hour).Unix()})),
+		"stale version": sign(jwt.SigningMethodHS256, secret, func() jwt.MapClaims {
+			c := ours(jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+			c["ver"] = 7
+			return c
+		}()),
 	}
 	for name, token := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 type AuthService interface {
 	Authenticator
 	Register(ctx context.Context, in services.RegisterInput) (models.User, error)
-	Login(ctx context.Context, identifier, password string) (services.Token, error)
+	Login(ctx context.Context, identifier, password, client string) (services.Token, error)
 }
 
 type authHandlers struct {
@@ -76,12 +76,13 @@ func (h authHandlers) login(c *gin.Context) {
 			return
 		}
 	}
-	token, err := h.auth.Login(c.Request.Context(), in.Username.Value, in.Password.Value)
+	token, err := h.auth.Login(c.Request.Context(), in.Username.Value, in.Password.Value, clientKey(c))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.Header("Cache-Control", "no-store")
+	// RFC 6749 §5.1: token responses are never cached.
+	c.Header("Pragma", "no-cache")
 	c.JSON(http.StatusOK, TokenResponse{AccessToken: token.AccessToken, TokenType: "bearer", ExpiresIn: token.ExpiresIn})
 }
 
@@ -96,6 +97,10 @@ func (in loginRequest) validate() *services.ValidationError {
 			v.Add(f.name, "is required")
 		case strings.IndexByte(f.o.Value, 0) >= 0 || !utf8.ValidString(f.o.Value):
 			v.Add(f.name, "must be valid UTF-8 text without NUL characters")
+		case f.name == "password" && len(f.o.Value) > services.MaxPasswordBytes:
+			// As register does: bcrypt would ignore the bytes past 72, so
+			// a longer password would match more than its owner typed.
+			v.Add(f.name, "must be at most %d bytes", services.MaxPasswordBytes)
 		}
 	}
 	return v

@@ -41,12 +41,19 @@ func TestMain(m *testing.M) {
 	}))
 }
 
+// testSecret signs the HTTP tests' tokens.
+const testSecret = "controllers-test-secret-0123456789abcdef"
+
 // testConfig is the configuration the HTTP tests run with: the shipped
-// defaults, a cheap bcrypt cost, and a rate limit tests do not hit unless
-// they mean to. env overrides any key.
+// defaults, a cheap bcrypt cost, and rate and failed-password limits tests
+// do not hit unless they mean to. env overrides any key.
 func testConfig(t testing.TB, env map[string]string) config.Config {
 	t.Helper()
-	vars := map[string]string{"BCRYPT_COST": "4", "AUTH_RATE_LIMIT": "10000", "AUTH_RATE_BURST": "10000", "DATABASE_URL": dbURL}
+	vars := map[string]string{
+		"BCRYPT_COST": "4", "DATABASE_URL": dbURL, "BETTER_AUTH_SECRET": testSecret,
+		"AUTH_RATE_LIMIT": "10000", "AUTH_RATE_BURST": "10000",
+		"AUTH_FAILURE_LIMIT": "10000", "AUTH_FAILURE_CLIENT_LIMIT": "10000",
+	}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -124,6 +131,9 @@ type req struct {
 	Token        string
 	Body         any
 	Header       map[string]string
+	// Peer is the connection's remote address (host:port); empty means
+	// httptest's 192.0.2.1:1234.
+	Peer string
 }
 
 func (a *api) do(r req) response {
@@ -156,6 +166,9 @@ func (a *api) do(r req) response {
 		} else {
 			hr.Header.Set(k, v)
 		}
+	}
+	if r.Peer != "" {
+		hr.RemoteAddr = r.Peer
 	}
 	header := hr.Header.Clone()
 	rec := httptest.NewRecorder()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -101,6 +102,17 @@ func securityHeaders() gin.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		// The API answers JSON: nothing in it may load or frame anything.
+		// The docs page sets its own policy.
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		c.Next()
+	}
+}
+
+// cacheControl sets Cache-Control on every response of a route group.
+func cacheControl(value string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", value)
 		c.Next()
 	}
 }
@@ -190,9 +202,27 @@ func (l *ipLimiter) allow(ip string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// clientKey names the client for rate limits: its address, or for IPv6
+// its /64, since one subscriber is routinely handed a whole /64 and could
+// otherwise take a fresh address for every request. c.ClientIP() is the
+// peer, or the X-Forwarded-For entry set by a trusted proxy.
+func clientKey(c *gin.Context) string {
+	ip := c.ClientIP()
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
 func rateLimit(l *ipLimiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ok, wait := l.allow(c.ClientIP(), time.Now())
+		ok, wait := l.allow(clientKey(c), time.Now())
 		if !ok {
 			secs := int(math.Ceil(wait.Seconds()))
 			writeError(c, &httpError{

@@ -206,7 +206,8 @@ func opsPanicAPI(t *testing.T) *api {
 		Secret:     []byte(cfg.BetterAuthSecret),
 		TokenTTL:   cfg.AccessTokenTTL,
 		BcryptCost: cfg.BcryptCost,
-		Issuer:     cfg.ProjectName,
+		Issuer:     cfg.TokenIssuer,
+		Audience:   cfg.TokenAudience,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +217,7 @@ func opsPanicAPI(t *testing.T) *api {
 		Log:     slog.New(slog.NewJSONHandler(logs, nil)),
 		Ready:   opsReady{},
 		Auth:    auth,
-		Users:   services.NewUsers(db, cfg.BcryptCost, nil),
+		Users:   services.NewUsers(db, auth),
 		Todos:   opsPanickingTodos{},
 		Metrics: prometheus.NewRegistry(),
 	})

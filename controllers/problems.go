@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -76,6 +77,7 @@ func writeError(c *gin.Context, err error) {
 		ve *services.ValidationError
 		qe *services.QueryError
 		ce *services.ConflictError
+		re *services.RateLimitError
 	)
 	if errors.Is(c.Request.Context().Err(), context.Canceled) {
 		// The client went away: whatever failed failed because of that,
@@ -94,6 +96,10 @@ func writeError(c *gin.Context, err error) {
 		writeProblem(c, http.StatusUnprocessableEntity, "One or more fields are invalid; see errors.", ve.Fields)
 	case errors.As(err, &qe):
 		writeProblem(c, http.StatusBadRequest, "One or more query parameters are invalid; see errors.", qe.Fields)
+	case errors.As(err, &re):
+		secs := strconv.Itoa(int(re.RetryAfter / time.Second))
+		c.Header("Retry-After", secs)
+		writeProblem(c, http.StatusTooManyRequests, "Too many failed password attempts; retry in "+secs+" s.", nil)
 	case errors.As(err, &ce):
 		writeProblem(c, http.StatusConflict, "A unique value is already in use; see errors.", ce.Fields)
 	case errors.Is(err, services.ErrUnstorable):

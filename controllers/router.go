@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -36,15 +37,32 @@ type Deps struct {
 	Metrics *prometheus.Registry
 }
 
+// MetricsHandler serves reg for Prometheus. The router mounts it on the
+// main port only in development; production serves it on METRICS_ADDR.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// docsPolicy is the Content-Security-Policy of the docs page: the page, its
+// script and styles all come from this binary, and it talks only to this
+// origin.
+const docsPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 // NewRouter builds the HTTP handler with every route and middleware.
 func NewRouter(d Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Trust no proxy headers by default: the client IP (rate limits, logs)
-	// is the peer address.
-	r.SetTrustedProxies(nil)
-	r.ForwardedByClientIP = false
+	// Trust no proxy headers unless TRUSTED_PROXIES names the proxies: the
+	// client IP (rate limits, logs) is then the peer address, which a
+	// client cannot forge. With proxies named, it is the right-most
+	// X-Forwarded-For entry that is not one of them.
+	if err := r.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	r.ForwardedByClientIP = len(d.Config.TrustedProxies) > 0
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 
 	reg := d.Metrics
 	if reg == nil {
@@ -69,7 +87,9 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	if d.Config.Env == config.EnvDevelopment {
+		r.GET("/metrics", gin.WrapH(MetricsHandler(reg)))
+	}
 
 	spec, err := apidocs.Spec(d.Config.APIV1Prefix, d.Config.ProjectName)
 	if err != nil {
@@ -79,6 +99,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		c.Data(http.StatusOK, "application/json", spec)
 	})
 	r.GET("/docs", func(c *gin.Context) {
+		c.Header("Content-Security-Policy", docsPolicy)
 		c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(apidocs.Page))
 	})
 	assetFS := apidocs.Assets()
@@ -90,6 +111,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 			return
 		}
 		c.Request.URL.Path = "/" + name
+		c.Header("Content-Security-Policy", docsPolicy)
 		c.Header("Cache-Control", "public, max-age=86400")
 		assets.ServeHTTP(c.Writer, c.Request)
 	})
@@ -99,23 +121,27 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 
 	limiter := newIPLimiter(d.Config.AuthRateLimit, d.Config.AuthRateBurst)
 	auth := authHandlers{auth: d.Auth, maxBytes: maxBytes}
-	authGroup := api.Group("/auth", rateLimit(limiter))
+	authGroup := api.Group("/auth", cacheControl("no-store"), rateLimit(limiter))
 	authGroup.POST("/register", auth.register)
 	authGroup.POST("/login", auth.login)
 
 	private := api.Group("", requireUser(d.Auth))
 	users := userHandlers{users: d.Users, maxBytes: maxBytes}
-	private.GET("/users/me", users.me)
-	private.PATCH("/users/me", users.update)
-	private.DELETE("/users/me", users.deactivate)
+	me := private.Group("/users/me", cacheControl("no-store"))
+	me.GET("", users.me)
+	me.PATCH("", users.update)
+	me.DELETE("", users.deactivate)
 
 	todos := todoHandlers{todos: d.Todos, maxBytes: maxBytes, prefix: d.Config.APIV1Prefix}
-	private.GET("/todos", todos.list)
-	private.POST("/todos", todos.create)
-	private.POST("/todos/batch", todos.createBatch)
-	private.GET("/todos/:id", todos.get)
-	private.PATCH("/todos/:id", todos.update)
-	private.DELETE("/todos/:id", todos.remove)
+	// A user's todos may be kept by their own browser, revalidated with
+	// the ETag each time, and never by a shared cache.
+	todo := private.Group("/todos", cacheControl("private, no-cache"))
+	todo.GET("", todos.list)
+	todo.POST("", todos.create)
+	todo.POST("/batch", todos.createBatch)
+	todo.GET("/:id", todos.get)
+	todo.PATCH("/:id", todos.update)
+	todo.DELETE("/:id", todos.remove)
 	return r, nil
 }
 

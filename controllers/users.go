@@ -12,7 +12,7 @@ import (
 
 // UserService manages the current user.
 type UserService interface {
-	Update(ctx context.Context, user models.User, in services.UpdateUserInput) (models.User, error)
+	Update(ctx context.Context, user models.User, in services.UpdateUserInput, client string) (models.User, error)
 	Deactivate(ctx context.Context, userID int64) error
 }
 
@@ -32,7 +32,7 @@ func (h userHandlers) update(c *gin.Context) {
 	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate() }) {
 		return
 	}
-	user, err := h.users.Update(c.Request.Context(), currentUser(c), in)
+	user, err := h.users.Update(c.Request.Context(), currentUser(c), in, clientKey(c))
 	if err != nil {
 		writeError(c, err)
 		return

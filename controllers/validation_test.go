@@ -345,10 +345,13 @@ func TestValidationRegisterPassword(t *testing.T) {
 			expect(t, r, http.StatusCreated)
 			pw := tc.password.(string)
 			login(t, a, username, pw)
-			// Every byte counts: change the last byte and the login fails.
-			wrong := pw[:len(pw)-1] + "#"
+			// Every byte counts: change the last character for as many
+			// ASCII bytes (the same length, still valid UTF-8) and the
+			// login fails.
+			_, size := utf8.DecodeLastRuneInString(pw)
+			wrong := pw[:len(pw)-size] + strings.Repeat("#", size)
 			if wrong == pw {
-				wrong = pw[:len(pw)-1] + "$"
+				wrong = pw[:len(pw)-size] + strings.Repeat("$", size)
 			}
 			expect(t, a.do(req{Method: "POST", Path: valLogin, Body: map[string]any{"username": username, "password": wrong}}), http.StatusUnauthorized)
 		})
@@ -884,7 +887,17 @@ func TestValidationUserPatch(t *testing.T) {
 					}
 				}
 			}
-			if after := valMe(t, a, c.acc.Token); after != got {
+			token := c.acc.Token
+			if _, changed := body["email"]; changed || body["password"] != nil {
+				// A credential change ends every earlier token.
+				expect(t, a.do(req{Method: "GET", Path: valMePath, Token: token}), http.StatusUnauthorized)
+				pw, _ := body["password"].(string)
+				if pw == "" {
+					pw = c.acc.Password
+				}
+				token = login(t, a, got.Username, pw)
+			}
+			if after := valMe(t, a, token); after != got {
 				t.Errorf("GET /users/me = %+v, want the PATCH response %+v", after, got)
 			}
 		})

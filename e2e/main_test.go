@@ -86,6 +86,13 @@ func freePort(t testing.TB) int {
 // ends.
 func startServer(t testing.TB, env map[string]string) *server {
 	t.Helper()
+	return startServerIn(t, "..", env)
+}
+
+// startServerIn is startServer with the process's working directory (where
+// it reads config.yaml and keeps ./.data/) set to dir.
+func startServerIn(t testing.TB, dir string, env map[string]string) *server {
+	t.Helper()
 	if _, ok := env["DATABASE_URL"]; !ok {
 		withDB := map[string]string{"DATABASE_URL": testdb.Fresh(t)}
 		for k, v := range env {
@@ -93,7 +100,7 @@ func startServer(t testing.TB, env map[string]string) *server {
 		}
 		env = withDB
 	}
-	s := launchServer(t, env)
+	s := launchServerIn(t, dir, env)
 	if err := s.waitReady(30 * time.Second); err != nil {
 		t.Fatalf("server did not become ready: %v\nlogs:\n%s", err, s.logs.String())
 	}
@@ -102,25 +109,37 @@ func startServer(t testing.TB, env map[string]string) *server {
 
 // launchServer starts `todo-api serve` with env added to the test
 // defaults, without waiting for readiness and without failing when the
-// process exits (for a database that is not up yet, or never comes).
+// process exits (for a database that is not up yet, or never comes). An
+// empty value in env leaves that variable unset.
 func launchServer(t testing.TB, env map[string]string) *server {
+	t.Helper()
+	return launchServerIn(t, "..", env)
+}
+
+// e2eSecret signs the tokens of the servers the tests start.
+const e2eSecret = "e2e-test-signing-secret-0123456789abcdef"
+
+func launchServerIn(t testing.TB, dir string, env map[string]string) *server {
 	t.Helper()
 	port := freePort(t)
 	vars := map[string]string{
-		"PORT":            strconv.Itoa(port),
-		"BCRYPT_COST":     "4",
-		"AUTH_RATE_LIMIT": "10000",
-		"AUTH_RATE_BURST": "10000",
-		"ENV":             "development",
+		"PORT":               strconv.Itoa(port),
+		"BCRYPT_COST":        "4",
+		"AUTH_RATE_LIMIT":    "10000",
+		"AUTH_RATE_BURST":    "10000",
+		"ENV":                "development",
+		"BETTER_AUTH_SECRET": e2eSecret,
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
 	cmd := exec.Command(binary, "serve")
-	cmd.Dir = ".." // the repository root, where config.yaml is
+	cmd.Dir = dir // the repository root, where config.yaml is, unless a test says
 	cmd.Env = os.Environ()
 	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		if v != "" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
 	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs

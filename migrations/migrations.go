@@ -30,6 +30,8 @@ func All() []Migration {
 		createUsers20261126120000(),
 		createTodos20261126120100(),
 		addTodoSearchIndexes20261126120200(),
+		addUsersTokenVersion20261130120000(),
+		createAuthFailures20261130120100(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

@@ -35,14 +35,18 @@ import "time"
 // User is an account. Emails are stored lower-cased; usernames keep their
 // case but are unique case-insensitively.
 type User struct {
-	ID             int64     `gorm:"primaryKey"`
-	Email          string    `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
-	Username       string    `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username);check:chk_users_username_format,username ~ '^[A-Za-z0-9_.-]{3,50}$'"`
-	HashedPassword string    `gorm:"size:255;not null"`
-	IsActive       bool      `gorm:"not null;default:true"`
-	CreatedAt      time.Time `gorm:"not null;default:now()"`
-	UpdatedAt      time.Time `gorm:"not null;default:now()"`
-	Todos          []Todo    `gorm:"constraint:OnDelete:CASCADE"`
+	ID             int64  `gorm:"primaryKey"`
+	Email          string `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
+	Username       string `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username);check:chk_users_username_format,username ~ '^[A-Za-z0-9_.-]{3,50}$'"`
+	HashedPassword string `gorm:"size:255;not null"`
+	IsActive       bool   `gorm:"not null;default:true"`
+	// TokenVersion is carried by every token issued to the user; a token
+	// with another version is refused. It goes up on a password or email
+	// change and on deactivation.
+	TokenVersion int32     `gorm:"not null;default:0"`
+	CreatedAt    time.Time `gorm:"not null;default:now()"`
+	UpdatedAt    time.Time `gorm:"not null;default:now()"`
+	Todos        []Todo    `gorm:"constraint:OnDelete:CASCADE"`
 }
 
 // Todo belongs to one user. Description and DueDate are nullable.
@@ -57,4 +61,13 @@ type Todo struct {
 	DueDate     *time.Time `gorm:"index:idx_todos_user_due,priority:2"`
 	CreatedAt   time.Time  `gorm:"not null;default:now();index:idx_todos_user_created,priority:2,sort:desc;index:idx_todos_user_completed,priority:3,sort:desc"`
 	UpdatedAt   time.Time  `gorm:"not null;default:now()"`
+}
+
+// AuthFailure counts failed password checks for one key (an account and
+// client pair, or a client) within a fixed window starting at WindowStart.
+// Key is an HMAC of what it counts, never an email or address in clear.
+type AuthFailure struct {
+	Key         string    `gorm:"primaryKey;size:64"`
+	Failures    int32     `gorm:"not null;check:chk_auth_failures_count,failures >= 0"`
+	WindowStart time.Time `gorm:"not null;index:idx_auth_failures_window_start"`
 }

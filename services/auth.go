@@ -36,7 +36,13 @@ type AuthOptions struct {
 	Secret     []byte
 	TokenTTL   time.Duration
 	BcryptCost int
-	Issuer     string
+	// Issuer and Audience are the iss and aud claims our tokens carry and
+	// must carry; empty means "todo-api".
+	Issuer   string
+	Audience string
+	// Failures bound failed password checks; zero values take the
+	// defaults (5 per account and client, 30 per client, 15 minutes).
+	Failures FailureLimits
 	// Now is the clock; nil means the wall clock.
 	Now func() time.Time
 	// Cache keeps authenticated users briefly; nil disables it.
@@ -48,6 +54,7 @@ type Auth struct {
 	db     *gorm.DB
 	opts   AuthOptions
 	parser *jwt.Parser
+	guard  *failureGuard
 	// dummyHash is compared against when the user does not exist, so that
 	// an unknown user and a wrong password take the same time.
 	dummyHash []byte
@@ -57,6 +64,24 @@ type Auth struct {
 func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Issuer == "" {
+		opts.Issuer = "todo-api"
+	}
+	if opts.Audience == "" {
+		opts.Audience = "todo-api"
+	}
+	if opts.Failures.PerAccount < 1 {
+		opts.Failures.PerAccount = 5
+	}
+	if opts.Failures.PerClient < opts.Failures.PerAccount {
+		opts.Failures.PerClient = max(30, opts.Failures.PerAccount)
+	}
+	if opts.Failures.Window <= 0 {
+		opts.Failures.Window = 15 * time.Minute
+	}
+	if len(opts.Secret) < 32 {
+		return nil, errors.New("token signing secret: at least 32 bytes are required")
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser-password"), opts.BcryptCost)
 	if err != nil {
@@ -69,9 +94,12 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
+			jwt.WithIssuer(opts.Issuer),
+			jwt.WithAudience(opts.Audience),
 			jwt.WithLeeway(tokenLeeway),
 			jwt.WithTimeFunc(opts.Now),
 		),
+		guard:     newFailureGuard(db, opts.Failures, opts.Secret),
 		dummyHash: dummy,
 	}, nil
 }
@@ -218,8 +246,10 @@ type Token struct {
 
 // Login checks a username (or email) and password and issues a token. An
 // unknown user, a wrong password and a deactivated user all answer
-// ErrUnauthorized after one bcrypt comparison.
-func (a *Auth) Login(ctx context.Context, identifier, password string) (Token, error) {
+// ErrUnauthorized after one bcrypt comparison. client identifies the
+// caller (its address, or /64 for IPv6) for the failed-attempt limits; a
+// client over them gets a *RateLimitError before any comparison.
+func (a *Auth) Login(ctx context.Context, identifier, password, client string) (Token, error) {
 	identifier = strings.TrimSpace(identifier)
 	var user models.User
 	q := a.db.WithContext(ctx)
@@ -229,28 +259,78 @@ func (a *Auth) Login(ctx context.Context, identifier, password string) (Token, e
 		q = q.Where("lower(username) = lower(?)", identifier)
 	}
 	err := read(ctx, func() error { return q.Session(&gorm.Session{}).Take(&user).Error })
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
+	found := err == nil
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return Token{}, translate(err, "find user")
+	}
+	// An unknown identifier is limited the same way as an account, so the
+	// answers do not tell which accounts exist.
+	account := "identifier:" + strings.ToLower(identifier)
+	if found {
+		account = accountKey(user.ID)
+	}
+	if err := a.guard.attempt(ctx, account, client); err != nil {
+		return Token{}, err
+	}
+	if !found {
 		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
 		return Token{}, ErrUnauthorized
-	case err != nil:
-		return Token{}, translate(err, "find user")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(user.HashedPassword), []byte(password)) != nil || !user.IsActive {
 		return Token{}, ErrUnauthorized
 	}
-	return a.issue(user.ID)
+	if err := a.guard.succeeded(ctx, account, client); err != nil {
+		return Token{}, err
+	}
+	return a.issue(user)
 }
 
-func (a *Auth) issue(userID int64) (Token, error) {
-	now := a.opts.Now()
-	claims := jwt.RegisteredClaims{
-		Subject:   strconv.FormatInt(userID, 10),
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(a.opts.TokenTTL)),
-		Issuer:    a.opts.Issuer,
+// CheckPassword compares password with the user's, counting the attempt
+// against the same limits as Login. A wrong password is a
+// *ValidationError on field; too many are a *RateLimitError.
+func (a *Auth) CheckPassword(ctx context.Context, userID int64, field, password, client string) error {
+	account := accountKey(userID)
+	if err := a.guard.attempt(ctx, account, client); err != nil {
+		return err
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.opts.Secret)
+	var hash string
+	err := read(ctx, func() error {
+		return a.db.WithContext(ctx).Model(&models.User{}).Select("hashed_password").Where("id = ?", userID).Scan(&hash).Error
+	})
+	if err != nil {
+		return translate(err, "load password")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return &ValidationError{Fields: []FieldError{{Field: field, Message: "is incorrect"}}}
+	}
+	return a.guard.succeeded(ctx, account, client)
+}
+
+// SweepFailures deletes failed-attempt counters whose window has passed.
+func (a *Auth) SweepFailures(ctx context.Context) (int64, error) { return a.guard.sweep(ctx) }
+
+func accountKey(userID int64) string { return "user:" + strconv.FormatInt(userID, 10) }
+
+// claims are our tokens' claims: the registered ones and the user's
+// credential version at issue time.
+type claims struct {
+	jwt.RegisteredClaims
+	Version *int32 `json:"ver,omitempty"`
+}
+
+func (a *Auth) issue(user models.User) (Token, error) {
+	now := a.opts.Now()
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   strconv.FormatInt(user.ID, 10),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(a.opts.TokenTTL)),
+			Issuer:    a.opts.Issuer,
+			Audience:  jwt.ClaimStrings{a.opts.Audience},
+		},
+		Version: &user.TokenVersion,
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(a.opts.Secret)
 	if err != nil {
 		return Token{}, fmt.Errorf("sign token: %w", err)
 	}
@@ -258,16 +338,20 @@ func (a *Auth) issue(userID int64) (Token, error) {
 }
 
 // Authenticate verifies a token and returns its active user. Any fault in
-// the token, or a user who no longer exists or is deactivated, is
-// ErrUnauthorized.
+// the token, a user who no longer exists or is deactivated, or a token
+// issued under an earlier credential version (the password or email has
+// changed since) is ErrUnauthorized.
 func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, error) {
-	userID, err := a.verify(token)
+	userID, version, err := a.verify(token)
 	if err != nil {
 		return models.User{}, err
 	}
-	if user, ok := a.opts.Cache.get(userID); ok {
+	if user, ok := a.opts.Cache.get(userID); ok && user.TokenVersion == version {
 		return user, nil
 	}
+	// Taken before the read: if the user changes while it runs, the copy
+	// read may be stale and must not be cached (see UserCache.put).
+	gen := a.opts.Cache.generation()
 	var user models.User
 	err = read(ctx, func() error { return a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error })
 	switch {
@@ -275,26 +359,30 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, err
 		return models.User{}, ErrUnauthorized
 	case err != nil:
 		return models.User{}, translate(err, "load token user")
-	case !user.IsActive:
+	case !user.IsActive, user.TokenVersion != version:
 		return models.User{}, ErrUnauthorized
 	}
-	a.opts.Cache.put(user)
+	a.opts.Cache.put(user, gen)
 	return user, nil
 }
 
-// verify checks the signature (HS256 only), exp (required), iat and nbf,
-// and returns the subject's user id.
-func (a *Auth) verify(token string) (int64, error) {
-	var claims jwt.RegisteredClaims
-	_, err := a.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+// verify checks the signature (HS256 only), exp (required), iat
+// (required), nbf, iss and aud (required, ours), and returns the subject's
+// user id and the credential version the token was issued under.
+func (a *Auth) verify(token string) (int64, int32, error) {
+	var c claims
+	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return a.opts.Secret, nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return 0, 0, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	id, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if c.IssuedAt == nil || c.Version == nil {
+		return 0, 0, fmt.Errorf("%w: token lacks iat or ver", ErrUnauthorized)
+	}
+	id, err := strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: bad subject", ErrUnauthorized)
+		return 0, 0, fmt.Errorf("%w: bad subject", ErrUnauthorized)
 	}
-	return id, nil
+	return id, *c.Version, nil
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,11 +205,15 @@ type relClaims struct {
 	Exp *json.Number `json:"exp"`
 	Iat *json.Number `json:"iat"`
 	Nbf *json.Number `json:"nbf"`
+	Iss *string      `json:"iss"`
+	Aud any          `json:"aud"`
+	Ver *json.Number `json:"ver"`
 }
 
 // relClaimsAllow is the independent check of the claims verify may accept at
-// now: a positive integer subject equal to id, an exp not past, and no iat
-// or nbf in the future (each with the leeway). It returns why not, or "".
+// now: a positive integer subject equal to id, an exp not past, an iat and
+// no nbf in the future (each with the leeway), our iss, our aud (alone or in
+// a list) and a credential version. It returns why not, or "".
 func relClaimsAllow(token string, id int64, now time.Time) string {
 	parts := strings.Split(token, ".")
 	cb, err := base64.RawURLEncoding.DecodeString(parts[1])
@@ -221,6 +226,27 @@ func relClaimsAllow(token string, id int64, now time.Time) string {
 	}
 	if c.Sub == nil || *c.Sub != strconv.FormatInt(id, 10) || id <= 0 {
 		return "sub is not the positive integer returned"
+	}
+	if c.Iss == nil || *c.Iss != "todo-api" {
+		return "iss is not ours"
+	}
+	switch aud := c.Aud.(type) {
+	case string:
+		if aud != "todo-api" {
+			return "aud is not ours"
+		}
+	case []any:
+		if !slices.Contains(aud, any("todo-api")) {
+			return "aud does not name us"
+		}
+	default:
+		return "aud missing or malformed"
+	}
+	if c.Iat == nil {
+		return "iat missing"
+	}
+	if c.Ver == nil {
+		return "ver missing"
 	}
 	num := func(n *json.Number) (float64, bool) {
 		if n == nil {
@@ -251,13 +277,14 @@ func FuzzTokenParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	good, err := auth.issue(42)
+	good, err := auth.issue(models.User{ID: 42})
 	if err != nil {
 		f.Fatal(err)
 	}
 	parts := strings.Split(good.AccessToken, ".")
 	b64 := base64.RawURLEncoding.EncodeToString
 	exp := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	iat := strconv.FormatInt(now.Unix(), 10)
 	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
 		if err != nil {
@@ -265,9 +292,12 @@ func FuzzTokenParse(f *testing.F) {
 		}
 		return s
 	}
-	valid := jwt.MapClaims{"sub": "42", "exp": now.Add(time.Hour).Unix()}
+	valid := jwt.MapClaims{"sub": "42", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "iss": "todo-api", "aud": "todo-api", "ver": 0}
 	for _, tc := range []struct{ token, header, claims string }{
-		{good.AccessToken, `{"alg":"HS256","typ":"JWT"}`, `{"sub":"42","exp":` + exp + `}`},
+		{good.AccessToken, `{"alg":"HS256","typ":"JWT"}`, `{"sub":"42","exp":` + exp + `,"iat":` + iat + `,"iss":"todo-api","aud":"todo-api","ver":0}`},
+		{good.AccessToken, `{"alg":"HS256","typ":"JWT"}`, `{"sub":"42","exp":` + exp + `,"iat":` + iat + `,"iss":"other","aud":"todo-api","ver":0}`},
+		{good.AccessToken, `{"alg":"HS256","typ":"JWT"}`, `{"sub":"42","exp":` + exp + `,"iat":` + iat + `,"iss":"todo-api","aud":["x","todo-api"],"ver":3}`},
+		{good.AccessToken, `{"alg":"HS256","typ":"JWT"}`, `{"sub":"42","exp":` + exp + `,"iss":"todo-api","aud":"todo-api","ver":0}`},
 		{parts[0] + "." + parts[1] + ".", `{"alg":"none"}`, `{"sub":"42","exp":` + exp + `}`},
 		{b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + ".", `{"alg":"HS256"}`, `{"sub":"0","exp":` + exp + `}`},
 		{sign(jwt.SigningMethodHS512, relTokenSecret, valid), `{"alg":"HS512"}`, `{"sub":"42","exp":` + exp + `}`},
@@ -289,7 +319,7 @@ func FuzzTokenParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, token string, header, claims []byte) {
 		// Arbitrary text.
-		if id, err := auth.verify(token); err == nil {
+		if id, _, err := auth.verify(token); err == nil {
 			if !relValidlySigned(token) {
 				t.Fatalf("verify(%q) accepted a token not signed with the secret (id %d)", token, id)
 			}
@@ -305,7 +335,7 @@ func FuzzTokenParse(f *testing.F) {
 		mac := hmac.New(sha256.New, relTokenSecret)
 		mac.Write([]byte(unsigned))
 		signed := unsigned + "." + b64(mac.Sum(nil))
-		id, err := auth.verify(signed)
+		id, _, err := auth.verify(signed)
 		if err != nil {
 			if !errors.Is(err, ErrUnauthorized) {
 				t.Fatalf("verify error %v does not wrap ErrUnauthorized", err)

@@ -196,7 +196,7 @@ func TestTokenRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := newUser(t)
-	tok, err := auth.issue(u.ID)
+	tok, err := auth.issue(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,9 +274,9 @@ func TestUserCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := NewUsers(db, 4, clock).UseCache(cache)
+	users := NewUsers(db, auth)
 	u := newUser(t)
-	tok, _ := auth.issue(u.ID)
+	tok, _ := auth.issue(u)
 	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestUserCache(t *testing.T) {
 	small := NewUserCache(time.Minute, clock)
 	small.max = 3
 	for id := int64(1); id <= 10; id++ {
-		small.put(models.User{ID: id})
+		small.put(models.User{ID: id}, small.generation())
 	}
 	if len(small.users) > 3 {
 		t.Errorf("cache grew to %d entries past its bound of 3", len(small.users))

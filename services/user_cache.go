@@ -12,10 +12,11 @@ import (
 // instead of one each.
 //
 // Soft delete stays effective: this process forgets a user the moment it
-// is deactivated or changed (Users does it). Other instances behind the
-// same load balancer keep their copy for at most the TTL, so a deactivated
-// user's token may work there for up to AUTH_CACHE_TTL; set it to 0 where
-// that is not acceptable.
+// is deactivated or changed (Users does it), and a read that raced with
+// the change cannot put the old copy back (see put). Other instances
+// behind the same load balancer keep their copy for at most the TTL, so a
+// deactivated user's token may work there for up to AUTH_CACHE_TTL: the
+// cache is off (0) by default, and meant for a single instance.
 type UserCache struct {
 	ttl time.Duration
 	max int
@@ -23,6 +24,9 @@ type UserCache struct {
 
 	mu    sync.RWMutex
 	users map[int64]cachedUser
+	// gen counts forgets. A reader notes it before loading a user from the
+	// database and put refuses the copy if a forget happened meanwhile.
+	gen uint64
 }
 
 type cachedUser struct {
@@ -58,13 +62,31 @@ func (c *UserCache) get(id int64) (models.User, bool) {
 	return e.user, true
 }
 
-func (c *UserCache) put(u models.User) {
+// generation is the number of forgets so far; pass it to put.
+func (c *UserCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put keeps u, read from the database after generation returned gen,
+// unless a user was forgotten since: then u may predate a deactivation or
+// a change that has already returned, and caching it would bring the old
+// state back for the TTL. Any forget counts, not only u's, which costs a
+// reload now and then and keeps the rule simple.
+func (c *UserCache) put(u models.User, gen uint64) {
 	if c == nil {
 		return
 	}
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if len(c.users) >= c.max {
 		// Full: drop the expired entries, or everything if none has
 		// expired (a flood of distinct users; they will be reloaded).
@@ -86,5 +108,6 @@ func (c *UserCache) forget(id int64) {
 	}
 	c.mu.Lock()
 	delete(c.users, id)
+	c.gen++
 	c.mu.Unlock()
 }

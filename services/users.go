@@ -14,28 +14,17 @@ import (
 	"github.com/todo-api/todo-api/models"
 )
 
-// Users manages the current user's account.
+// Users manages the current user's account. It shares the Auth service's
+// password rules: its bcrypt cost, clock, failed-attempt limits and user
+// cache, which it keeps honest by forgetting users it changes.
 type Users struct {
-	db         *gorm.DB
-	bcryptCost int
-	now        func() time.Time
-	cache      *UserCache
-}
-
-// UseCache makes the service forget users in c when it changes or
-// deactivates them, so that cached authentication never outlives a change
-// in this process.
-func (s *Users) UseCache(c *UserCache) *Users {
-	s.cache = c
-	return s
+	db   *gorm.DB
+	auth *Auth
 }
 
 // NewUsers returns the service.
-func NewUsers(db *gorm.DB, bcryptCost int, now func() time.Time) *Users {
-	if now == nil {
-		now = time.Now
-	}
-	return &Users{db: db, bcryptCost: bcryptCost, now: now}
+func NewUsers(db *gorm.DB, auth *Auth) *Users {
+	return &Users{db: db, auth: auth}
 }
 
 // UpdateUserInput is the body of PATCH /users/me. CurrentPassword is
@@ -61,24 +50,23 @@ func (in UpdateUserInput) Validate() *ValidationError {
 	return v
 }
 
-// Update changes the user's email, username or password.
-func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput) (models.User, error) {
+// Update changes the user's email, username or password. A change of
+// email or password bumps the credential version, so every token issued
+// before it stops working. client identifies the caller for the
+// failed-attempt limits on current_password.
+func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput, client string) (models.User, error) {
 	if err := in.Validate().Err(); err != nil {
 		return models.User{}, err
 	}
 	if in.CurrentPassword.Set {
-		var hash string
-		err := read(ctx, func() error {
-			return s.db.WithContext(ctx).Model(&models.User{}).Select("hashed_password").Where("id = ?", user.ID).Scan(&hash).Error
-		})
-		if err != nil {
-			return models.User{}, translate(err, "load password")
-		}
-		if bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.CurrentPassword.Value)) != nil {
-			return models.User{}, &ValidationError{Fields: []FieldError{{Field: "current_password", Message: "is incorrect"}}}
+		if err := s.auth.CheckPassword(ctx, user.ID, "current_password", in.CurrentPassword.Value, client); err != nil {
+			return models.User{}, err
 		}
 	}
-	updates := map[string]any{"updated_at": s.now().UTC().Truncate(time.Microsecond)}
+	updates := map[string]any{"updated_at": s.auth.opts.Now().UTC().Truncate(time.Microsecond)}
+	if in.Email.Set || in.Password.Set {
+		updates["token_version"] = gorm.Expr("token_version + 1")
+	}
 	var email, username string
 	if in.Email.Set {
 		email = strings.ToLower(strings.TrimSpace(in.Email.Value))
@@ -94,7 +82,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 		}
 	}
 	if in.Password.Set {
-		hash, err := bcrypt.GenerateFromPassword([]byte(in.Password.Value), s.bcryptCost)
+		hash, err := bcrypt.GenerateFromPassword([]byte(in.Password.Value), s.auth.opts.BcryptCost)
 		if err != nil {
 			return models.User{}, fmt.Errorf("hash password: %w", err)
 		}
@@ -114,7 +102,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 	if err != nil {
 		return models.User{}, translate(err, "update user")
 	}
-	s.cache.forget(user.ID)
+	s.auth.opts.Cache.forget(user.ID)
 	if len(rows) != 1 {
 		return models.User{}, ErrUnauthorized
 	}
@@ -122,12 +110,20 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 }
 
 // Deactivate soft-deletes the user: is_active becomes false, later logins
-// and existing tokens are refused, and the user's rows stay.
+// and existing tokens are refused, and the user's rows stay. The
+// credential version goes up too, so that reactivating the account (by
+// hand, in SQL) does not bring old tokens back.
 func (s *Users) Deactivate(ctx context.Context, userID int64) error {
-	defer s.cache.forget(userID)
+	// Forgotten after the write has committed: a request that loads the
+	// user from now on sees it inactive.
+	defer s.auth.opts.Cache.forget(userID)
 	err := write(ctx, func() error {
 		return s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).
-			Updates(map[string]any{"is_active": false, "updated_at": s.now().UTC().Truncate(time.Microsecond)}).Error
+			Updates(map[string]any{
+				"is_active":     false,
+				"token_version": gorm.Expr("token_version + 1"),
+				"updated_at":    s.auth.opts.Now().UTC().Truncate(time.Microsecond),
+			}).Error
 	})
 	return translate(err, "deactivate user")
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -38,6 +40,18 @@ func TestDocsPageInBrowser(t *testing.T) {
 	docsRegister(t, s.URL, username, password)
 
 	ctx := docsBrowser(t)
+
+	// Every Content-Security-Policy violation on the page is recorded, so
+	// that the strict policy is proven not to break it.
+	docsDo(t, ctx, "record CSP violations",
+		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+			_, err := cdp.Call(ctx, target, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+				Source: `window.__csp = [];
+					document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`,
+			})
+			return err
+		}),
+	)
 
 	// (a) The page lists the todo operations.
 	docsDo(t, ctx, "load /docs",
@@ -122,6 +136,10 @@ func TestDocsPageInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(curl, "Authorization: Bearer ") {
 		t.Errorf("the page's request sent no bearer token; its curl line:\n%s", curl)
+	}
+	violations := docsRun(t, ctx, "read CSP violations", chromedp.Evaluate[[]string](`window.__csp`))
+	if len(violations) > 0 {
+		t.Errorf("the docs page broke its Content-Security-Policy: %q", violations)
 	}
 	if t.Failed() {
 		docsDump(t, ctx)

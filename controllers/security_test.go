@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -118,9 +117,9 @@ func TestTrustedProxies(t *testing.T) {
 // private and revalidated; the docs page has a strict CSP.
 func TestCacheHeaders(t *testing.T) {
 	a := sharedAPI(t)
-	name := fmt.Sprintf("cache_%d", len(t.Name()))
+	name := valName("cache")
 	acc := newAccount(t, a)
-	reg := a.do(req{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]any{"email": name + "x@example.com", "username": name + "x", "password": "password123"}})
+	reg := a.do(req{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]any{"email": name + "@example.com", "username": name, "password": "password123"}})
 	lg := a.do(req{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]any{"username": acc.Username, "password": acc.Password}})
 	checks := []struct {
 		name   string

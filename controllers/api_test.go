@@ -358,7 +358,7 @@ func TestOtherUsersTodosAre404(t *testing.T) {
 	}
 }
 
-// TestRouteTable checks every route's statuses that API.md lists.
+// TestRouteTable checks every route's statuses that apidocs/openapi.yaml lists.
 func TestRouteTable(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)

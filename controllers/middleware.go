@@ -24,7 +24,6 @@ import (
 
 const (
 	requestIDHeader = "X-Request-ID"
-	requestIDKey    = "request_id"
 	loggerKey       = "logger"
 	userKey         = "user"
 )
@@ -42,7 +41,6 @@ func requestID(log *slog.Logger) gin.HandlerFunc {
 			id = hex.EncodeToString(b)
 		}
 		c.Header(requestIDHeader, id)
-		c.Set(requestIDKey, id)
 		c.Set(loggerKey, log.With("request_id", id))
 		c.Next()
 	}

@@ -1,6 +1,6 @@
 package controllers_test
 
-// Tests of GET /api/v1/todos (see /work/shared/API.md): pagination by offset
+// Tests of GET /api/v1/todos (see apidocs/openapi.yaml): pagination by offset
 // and by cursor under every sort and several filters, the q= search, cursor
 // and parameter errors, defaults, and that a user only ever sees their own
 // todos. Expected results are computed in Go from what the test created.

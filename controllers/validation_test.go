@@ -3,7 +3,7 @@ package controllers_test
 // Request validation through the real router: every field limit at and just
 // past its boundary, every bad field listed, read-only fields refused and
 // never applied, batch all-or-nothing, and the body format rules (400, 413).
-// The contract is /work/shared/API.md.
+// The contract is apidocs/openapi.yaml.
 
 import (
 	"bytes"

@@ -17,7 +17,7 @@ import (
 	"github.com/todo-api/todo-api/models"
 )
 
-// Account field limits (see API.md).
+// Account field limits (see apidocs/openapi.yaml).
 const (
 	MaxEmailLength    = 255
 	MinUsernameLength = 3

@@ -18,9 +18,6 @@ type Optional[T any] struct {
 // Some returns a present, non-null Optional.
 func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, Value: v} }
 
-// Null returns a present, explicitly null Optional.
-func Null[T any]() Optional[T] { return Optional[T]{Set: true, Null: true} }
-
 // UnmarshalJSON records presence and null-ness. encoding/json calls it for
 // null too, which is what lets PATCH clear a field.
 func (o *Optional[T]) UnmarshalJSON(b []byte) error {

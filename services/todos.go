@@ -13,7 +13,7 @@ import (
 	"github.com/todo-api/todo-api/models"
 )
 
-// Todo field limits (see API.md).
+// Todo field limits (see apidocs/openapi.yaml).
 const (
 	MaxTitleLength       = 255
 	MaxDescriptionLength = 10000

@@ -326,6 +326,18 @@ func neonJourney(c *neonClient, tl *neonTally, tag string) {
 	tl.check("me", c.do("GET", "/users/me", token, nil), 200)
 	tl.check("patch me username", c.do("PATCH", "/users/me", token, map[string]any{"username": user + "_x"}), 200)
 	tl.check("patch me email", c.do("PATCH", "/users/me", token, map[string]any{"email": "new_" + email, "current_password": pw}), 200)
+	// A credential change ends every earlier token: the old one is refused
+	// and a login with the new email gives a working one.
+	tl.check("old token after the email change", c.do("GET", "/users/me", token, nil), 401)
+	r = c.do("POST", "/auth/login", "", map[string]any{"username": "new_" + email, "password": pw})
+	if !tl.check("login with the new email", r, 200) {
+		return
+	}
+	if err := r.json(&tok); err != nil || tok.AccessToken == "" {
+		tl.fail("login with the new email", fmt.Sprintf("no token: %v", err))
+		return
+	}
+	token = tok.AccessToken
 
 	type created struct {
 		id   int64

@@ -1,7 +1,8 @@
 -- GET /todos?cursor=<next_cursor of page 250>: user lookup, count (total is
 -- computed on cursor pages too), then the keyset page. cur_ts and cur_id
--- are the created_at and id the API's cursor carries (bench/run.sh decodes
--- it and passes them with -D).
+-- are the created_at and id of the bench user's row 5,000 in the default
+-- sort: bench/run.sh reads them with SQL, checks that the API's cursor
+-- points after the same row, and passes them with -D.
 \set one 1
 \set lim 21
 \if :auth_lookup

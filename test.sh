@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The README's test command, and CI's: installs what the tests need when it is
+# missing (idempotent), starts PostgreSQL when it is down, then runs gofmt,
+# go vet, staticcheck, govulncheck, the whole suite, each fuzz target for a
+# few seconds, and deadcode. A fresh Debian machine needs nothing else: the
+# suite fails, never skips, when a part is missing, so the parts are set up
+# here rather than by hand.
+#
+# Setup needs root; run as another user, it goes through sudo.
+# FUZZTIME=5m explores longer (default 3s per target).
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
+export DEBIAN_FRONTEND=noninteractive
+
+step() { printf '== %s (%ds)\n' "$1" "$SECONDS"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo --preserve-env=DEBIAN_FRONTEND "$@"; fi
+}
+
+# Go toolchain: the patched release named by go.mod's toolchain line (see the
+# README's "Toolchain and supply chain"), for every step below, including the
+# tools built with `go install`. It is exported by name, not as
+# GOTOOLCHAIN=auto: auto would build those tools, which are outside this
+# module, with the machine's older Go, and a tool built with an older Go
+# cannot type-check the newer standard library.
+toolchain=$(sed -n 's/^toolchain \(go[0-9][0-9.]*\)$/\1/p' go.mod)
+export GOTOOLCHAIN="${toolchain:-auto}"
+go version
+
+# Go tools, pinned, built with that toolchain into a directory of their own.
+STATICCHECK_VERSION=v0.8.2
+export GOVULNCHECK_VERSION=v1.9.0   # also read by govulncheck-offline.sh
+DEADCODE_VERSION=v0.52.0            # golang.org/x/tools
+TOOLBIN="$(go env GOPATH)/ci-tools/$(go env GOVERSION)"
+
+step "setup"
+# Test prerequisites: Chromium (docs page test), Node.js and npm (generated
+# TypeScript client), PgBouncer (Neon pooler stand-in).
+# Debian packages are not pinned to exact versions (the archive drops old
+# ones, so such pins break); they come signed from the distribution's archive
+# and are installed only when missing. The client's npm packages are pinned by
+# e2e/tsclient/package-lock.json (`npm ci`).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+if [ ${#missing[@]} -gt 0 ]; then
+  as_root apt-get update
+  as_root apt-get install -y "${missing[@]}"
+fi
+# The Neon stand-in host names in /etc/hosts (and PgBouncer, already there).
+as_root bash .ci/setup-neon-standin.sh
+
+# PostgreSQL: the machine's own cluster on 127.0.0.1:5432.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+
+step "gofmt"
+unformatted=$("$(go env GOROOT)/bin/gofmt" -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "not gofmt-ed: $unformatted"; exit 1; fi
+step "go vet"
+go vet ./...
+step "staticcheck"
+GOBIN="$TOOLBIN" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+"$TOOLBIN/staticcheck" ./...
+
+# Known vulnerabilities (Go vulnerability database) in the standard library
+# and the modules, counted only where our code reaches the vulnerable symbol;
+# any such finding fails the run. Where the public database is not reachable,
+# the shared offline wrapper reads the same data (newest snapshot, so new
+# advisories count) from the Go module proxy.
+step "govulncheck"
+if [ -f ../shared/tools/govulncheck-offline.sh ]; then
+  VULNDB_VERSION="${VULNDB_VERSION:-latest}" VULNCHECK_WORK="$TOOLBIN/govulncheck-offline" \
+    bash ../shared/tools/govulncheck-offline.sh . ./...
+else
+  GOBIN="$TOOLBIN" go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"
+  "$TOOLBIN/govulncheck" ./...
+fi
+
+step "tests"
+go test -race -count=1 ./...
+
+# The fuzz targets' seed corpora ran above as ordinary tests; here each
+# target also explores for a few seconds. `go test -fuzz` would link a test
+# binary per target, each carrying the coverage-instrumented OpenAPI
+# validator; instead each package's fuzzing binary is built once and run per
+# target, in the package directory (where testdata/fuzz is) and with the
+# corpus cache `go test` would use.
+step "fuzz (brief)"
+fuzzbin=$(mktemp -d)
+trap 'rm -rf "$fuzzbin"' EXIT
+fuzzcache="$(go env GOCACHE)/fuzz"
+module=$(go list -m)
+for pkg in $(grep -l '^func Fuzz' $(git ls-files '*_test.go') | xargs -n1 dirname | sort -u); do
+  bin="$fuzzbin/$(echo "$pkg" | tr / _).test"
+  go test -c -fuzz=. -o "$bin" "./$pkg"
+  for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$pkg"/*_test.go); do
+    echo "fuzz $pkg $target"
+    (cd "$pkg" && "$bin" -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="${FUZZTIME:-3s}" \
+      -test.timeout=10m -test.paniconexit0 -test.fuzzcachedir="$fuzzcache/$module/$pkg")
+  done
+done
+
+# Functions no test or command reaches. Report-only for now: code that is
+# dead today is being removed separately; once the report is empty, make a
+# finding fail the run (exit 1 below).
+step "deadcode"
+GOBIN="$TOOLBIN" go install "golang.org/x/tools/cmd/deadcode@$DEADCODE_VERSION"
+dead=$("$TOOLBIN/deadcode" -test ./...)
+if [ -n "$dead" ]; then
+  echo "unreachable code (not yet failing the run):"
+  echo "$dead"
+fi
+
+step "done"

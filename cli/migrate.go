@@ -293,14 +293,14 @@ func (a *app) migrateSQLCommand() *cobra.Command {
 		Short: "Print the SQL that up (default) or down would run, without running it",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			direction := "up"
+			direction := migrations.Up
 			if len(args) == 1 {
-				direction = args[0]
+				direction = migrations.Direction(args[0])
 			}
-			if direction != "up" && direction != "down" {
+			if direction != migrations.Up && direction != migrations.Down {
 				return usageError(fmt.Sprintf("direction must be up or down, got %q", direction))
 			}
-			if direction == "down" {
+			if direction == migrations.Down {
 				target.To = to
 				if err := checkDownFlags(cmd, target); err != nil {
 					return err

@@ -97,7 +97,7 @@ func TestUpDownAllUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.AtHead() || st.Current != r.Head() {
+	if !st.AtHead() || st.Current != migrations.All()[len(migrations.All())-1].ID {
 		t.Errorf("state = %+v, want at head", st)
 	}
 	for _, s := range st.Statuses {
@@ -290,7 +290,7 @@ func TestPlan(t *testing.T) {
 	ctx := context.Background()
 	db := openFresh(t)
 	r := migrations.NewRunner(db, migrations.All(), nil)
-	up, err := r.Plan(ctx, "up", migrations.DownTarget{}, "")
+	up, err := r.Plan(ctx, migrations.Up, migrations.DownTarget{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestPlan(t *testing.T) {
 	}
 	// Back to just after create todos: the no-transaction index
 	// migration is printed without BEGIN, the tables before it stay.
-	down, err := r.Plan(ctx, "down", migrations.DownTarget{To: "20261126120100"}, "")
+	down, err := r.Plan(ctx, migrations.Down, migrations.DownTarget{To: "20261126120100"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,14 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
@@ -150,7 +152,7 @@ func connConfig(o Options) (*pgx.ConnConfig, string, error) {
 }
 
 // waitReady pings until the database answers, retrying transient failures
-// with capped exponential backoff and full jitter until StartupTimeout.
+// with capped exponential backoff and jitter until StartupTimeout.
 func waitReady(ctx context.Context, sqlDB *sql.DB, o Options, log *slog.Logger) error {
 	budget := o.StartupTimeout
 	if budget <= 0 {
@@ -159,35 +161,49 @@ func waitReady(ctx context.Context, sqlDB *sql.DB, o Options, log *slog.Logger) 
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	start := time.Now()
-	backoff := 100 * time.Millisecond
-	created := false
-	for attempt := 1; ; attempt++ {
-		err := sqlDB.PingContext(ctx)
-		if err == nil {
-			return nil
-		}
+	attempts, created := 0, false
+	ping := func() error {
+		attempts++
+		return sqlDB.PingContext(ctx)
+	}
+	var last, stop error // the latest failure; one not worth retrying
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := ping()
 		if IsMissingDatabase(err) && o.CreateIfMissing && !created {
-			if err := createDatabase(ctx, o, log); err != nil {
-				return err
+			if stop = createDatabase(ctx, o, log); stop != nil {
+				return struct{}{}, backoff.Permanent(stop)
 			}
 			created = true
-			continue
+			err = ping()
 		}
+		if err == nil {
+			return struct{}{}, nil
+		}
+		last = err
 		if !IsTransient(err) && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("database: %s", Describe(err))
+			stop = fmt.Errorf("database: %s", Describe(err))
+			return struct{}{}, backoff.Permanent(stop)
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("database not reachable after %d attempts in %s: %s", attempt, time.Since(start).Round(time.Millisecond), Describe(err))
-		}
-		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		log.Warn("database not ready, retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", Describe(err))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("database not reachable after %d attempts in %s: %s", attempt, time.Since(start).Round(time.Millisecond), Describe(err))
-		case <-time.After(wait):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		return struct{}{}, err
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval:     100 * time.Millisecond,
+			RandomizationFactor: 0.5,
+			Multiplier:          2,
+			MaxInterval:         5 * time.Second,
+		}),
+		backoff.WithMaxElapsedTime(0), // ctx carries the budget
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			log.Warn("database not ready, retrying", "attempt", attempts, "retry_in", wait.Round(time.Millisecond), "err", Describe(err))
+		}),
+	)
+	switch {
+	case err == nil:
+		return nil
+	case stop != nil:
+		return stop
 	}
+	return fmt.Errorf("database not reachable after %d attempts in %s: %s", attempts, time.Since(start).Round(time.Millisecond), Describe(last))
 }
 
 // createDatabase creates the database named in the URL, connecting to the
@@ -197,22 +213,12 @@ func createDatabase(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	adminURL, err := withDatabase(o.URL, "postgres")
+	adminURL, err := WithDatabase(o.URL, "postgres")
 	if err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	cfg, err := pgx.ParseConfig(adminURL)
-	if err != nil {
-		return errors.New("DATABASE_URL cannot be parsed as a PostgreSQL connection URL")
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("create database %q: %s", name, Describe(err))
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile
+	_, err = CreateDatabase(ctx, adminURL, name)
+	if IsDuplicateDatabase(err) { // created meanwhile
 		return nil
 	}
 	if err != nil {
@@ -231,7 +237,9 @@ func IsMissingDatabase(err error) bool {
 
 // IsTransient reports errors worth retrying: the server is down, starting,
 // restarting, out of connection slots, or a proxy could not reach it.
-// Authentication, configuration and SQL errors are not transient.
+// Authentication, configuration and SQL errors are not transient. It goes by
+// SQLSTATE codes and error types, never by message text, with one exception
+// noted below.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false
@@ -243,9 +251,12 @@ func IsTransient(err error) bool {
 			pgErr.Code == "57P01", // admin shutdown (Neon suspend)
 			pgErr.Code == "57P02", // crash shutdown
 			pgErr.Code == "57P03", // cannot connect now (starting up)
-			pgErr.Code == "53300", // too many connections
-			pgErr.Code == "XX000" && strings.Contains(strings.ToLower(pgErr.Message), "compute"):
+			pgErr.Code == "53300": // too many connections
 			return true
+		case pgErr.Code == "XX000":
+			// Neon's proxy reports a compute it cannot reach as a plain
+			// internal_error; only the message tells it from a real one.
+			return strings.Contains(strings.ToLower(pgErr.Message), "compute")
 		}
 		return false
 	}
@@ -254,22 +265,15 @@ func IsTransient(err error) bool {
 		// A server-side refusal inside a ConnectError was handled above; what
 		// remains is the network: refused, reset, DNS, timeouts.
 		var netErr net.Error
-		var opErr *net.OpError
-		var dnsErr *net.DNSError
-		return errors.As(err, &opErr) || errors.As(err, &netErr) || errors.As(err, &dnsErr) ||
-			strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "timeout")
+		return errors.As(err, &netErr) || pgconn.Timeout(err)
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
 		return true
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") ||
-		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "unexpected EOF") ||
-		errors.Is(err, sql.ErrConnDone)
+	return errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone)
 }
 
 // Describe renders a driver error without secrets: PostgreSQL's message and

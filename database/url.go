@@ -57,25 +57,6 @@ func DirectURL(pooled, unpooled string) (string, error) {
 	return u.String(), nil
 }
 
-// PooledURL is the inverse of DirectURL, for display: the -pooler form of a
-// Neon direct URL, or "" when the host is not a Neon endpoint.
-func PooledURL(direct string) string {
-	u, err := url.Parse(direct)
-	if err != nil || !strings.HasSuffix(u.Hostname(), ".neon.tech") {
-		return ""
-	}
-	first, rest, _ := strings.Cut(u.Hostname(), ".")
-	if strings.HasSuffix(first, poolerSuffix) {
-		return direct
-	}
-	host := first + poolerSuffix + "." + rest
-	if p := u.Port(); p != "" {
-		host += ":" + p
-	}
-	u.Host = host
-	return u.String()
-}
-
 func userinfo(u *url.Userinfo) *url.Userinfo {
 	if p, ok := u.Password(); ok {
 		return url.UserPassword(u.Username(), p)
@@ -96,12 +77,12 @@ func databaseName(raw string) (string, error) {
 	return name, nil
 }
 
-// withDatabase returns the URL pointing at another database on the same
-// server.
-func withDatabase(raw, name string) (string, error) {
+// WithDatabase returns the URL pointing at database name on the same
+// server, with the same user and parameters.
+func WithDatabase(raw, name string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("not a valid URL")
+		return "", errors.New("not a valid URL")
 	}
 	u.Path = "/" + name
 	u.RawPath = ""

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/todo-api/todo-api/database"
 )
 
 // DefaultServer is used when TEST_DATABASE_URL is not set.
@@ -31,12 +31,11 @@ func ServerURL() string {
 
 // URLFor returns the server URL pointing at database name.
 func URLFor(name string) string {
-	u, err := url.Parse(ServerURL())
+	u, err := database.WithDatabase(ServerURL(), name)
 	if err != nil {
 		panic("TEST_DATABASE_URL is not a valid URL")
 	}
-	u.Path = "/" + name
-	return u.String()
+	return u
 }
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
@@ -54,28 +53,24 @@ func NewName(prefix string) string {
 
 // Create makes an empty database and returns its URL.
 func Create(ctx context.Context, name string) (string, error) {
-	if err := admin(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	u, err := database.CreateDatabase(ctx, ServerURL(), name)
+	if err != nil {
 		return "", fmt.Errorf("create test database %s on %s: %w", name, redacted(), err)
 	}
-	return URLFor(name), nil
+	return u, nil
 }
 
 // Drop removes a database, disconnecting its sessions.
 func Drop(ctx context.Context, name string) error {
-	return admin(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	return database.DropDatabase(ctx, ServerURL(), name)
 }
 
-func admin(ctx context.Context, sql string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, ServerURL())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
+// adminTimeout bounds creating or dropping one database.
+const adminTimeout = 30 * time.Second
 
 func redacted() string {
 	u, err := url.Parse(ServerURL())

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -135,22 +133,6 @@ var defaults = map[string]any{
 	"request_timeout":           "15s",
 }
 
-// Keys returns every configuration key, sorted.
-func Keys() []string {
-	keys := make([]string, 0, len(defaults))
-	for k := range defaults {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// Default returns the built-in default of a key, as written in config.yaml.
-func Default(key string) (any, bool) {
-	v, ok := defaults[key]
-	return v, ok
-}
-
 // Options say where Load looks for files.
 type Options struct {
 	// ConfigFile is an explicit path (--config). When empty, config.yaml in
@@ -264,33 +246,66 @@ func secondsOrDurationHook(from, to reflect.Type, data any) (any, error) {
 	return d, nil
 }
 
-var decodeFailure = regexp.MustCompile(`'(\w+)' cannot parse value as '([\w.]+)'`)
-
 // describeDecodeError turns mapstructure's report into one line per key,
 // each naming the environment variable at fault.
 func describeDecodeError(err error) string {
-	kinds := map[string]string{"int": "a whole number", "int64": "a whole number", "float64": "a number", "bool": "true or false", "time.Duration": "a duration like 30s"}
 	var lines []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
-		if line == "" || strings.HasPrefix(line, "decoding failed") || strings.Contains(line, "error(s) decoding") {
-			continue
+	for _, de := range decodeErrors(err) {
+		key := strings.ToUpper(de.Name())
+		var parseErr *mapstructure.ParseError
+		var typeErr *mapstructure.UnconvertibleTypeError
+		switch {
+		case errors.As(de, &parseErr):
+			lines = append(lines, fmt.Sprintf("%s: must be %s", key, kindOf(parseErr.Expected.Type())))
+		case errors.As(de, &typeErr):
+			lines = append(lines, fmt.Sprintf("%s: must be %s", key, kindOf(typeErr.Expected.Type())))
+		default:
+			// A decode hook's own message, like secondsOrDurationHook's.
+			lines = append(lines, fmt.Sprintf("%s: %v", key, de.Unwrap()))
 		}
-		if m := decodeFailure.FindStringSubmatch(line); m != nil {
-			kind := kinds[m[2]]
-			if kind == "" {
-				kind = "a " + m[2]
-			}
-			line = fmt.Sprintf("%s: must be %s", strings.ToUpper(m[1]), kind)
-		} else if key, rest, ok := strings.Cut(line, "' "); ok && strings.HasPrefix(key, "'") {
-			line = strings.ToUpper(strings.TrimPrefix(key, "'")) + ": " + rest
-		}
-		lines = append(lines, line)
 	}
 	if len(lines) == 0 {
 		return err.Error()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// decodeErrors collects the per-key errors in mapstructure's report, in
+// order.
+func decodeErrors(err error) []*mapstructure.DecodeError {
+	if de, ok := err.(*mapstructure.DecodeError); ok {
+		return []*mapstructure.DecodeError{de}
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		var all []*mapstructure.DecodeError
+		for _, inner := range e.Unwrap() {
+			all = append(all, decodeErrors(inner)...)
+		}
+		return all
+	case interface{ Unwrap() error }:
+		if inner := e.Unwrap(); inner != nil {
+			return decodeErrors(inner)
+		}
+	}
+	return nil
+}
+
+// kindOf names what a value of type t is written as.
+func kindOf(t reflect.Type) string {
+	if t == reflect.TypeOf(time.Duration(0)) {
+		return "a duration like 30s"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a " + t.String()
 }
 
 func splitList(s string) []string {

@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
@@ -83,70 +82,30 @@ func CheckModels(ctx context.Context, serverURL string, ms []migrations.Migratio
 		return nil, err
 	}
 	defer dropG()
-
-	if _, err := migrations.NewRunner(fromMigrations, ms, log).Up(ctx, ""); err != nil {
-		return nil, fmt.Errorf("apply migrations to scratch database: %w", err)
-	}
-	// Extensions are not part of the models: install those the migrations
-	// installed, so that model indexes using their operator classes build.
-	var exts []string
-	if err := fromMigrations.WithContext(ctx).Raw(`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`).Scan(&exts).Error; err != nil {
-		return nil, fmt.Errorf("list extensions: %w", err)
-	}
-	for _, e := range exts {
-		if err := fromModels.WithContext(ctx).Exec("CREATE EXTENSION IF NOT EXISTS " + pgx.Identifier{e}.Sanitize()).Error; err != nil {
-			return nil, fmt.Errorf("create extension %s: %w", e, err)
-		}
-	}
-	// The one sanctioned AutoMigrate: into a scratch database, to learn what
-	// the models describe.
-	if err := fromModels.WithContext(ctx).AutoMigrate(modelList...); err != nil {
-		// The models need something the migrations never create (a type,
-		// an operator class from a missing extension): that is drift too.
-		return []string{fmt.Sprintf("the models cannot be built where the migrations ran (%s): %s", strings.Join(exts, ", "), database.Describe(err))}, nil
-	}
-	want, err := migrations.Snapshot(ctx, fromMigrations)
-	if err != nil {
-		return nil, err
-	}
-	got, err := migrations.Snapshot(ctx, fromModels)
-	if err != nil {
-		return nil, err
-	}
-	return migrations.Diff(want, got), nil
+	return migrations.Drift(ctx, fromMigrations, fromModels, ms, modelList)
 }
 
 // scratchDB creates an empty database next to the one in serverURL and
 // returns a handle and a function that closes and drops it.
 func scratchDB(ctx context.Context, serverURL, name string, log *slog.Logger) (*gorm.DB, func(), error) {
-	u, err := url.Parse(serverURL)
+	adminURL, err := database.WithDatabase(serverURL, "postgres")
 	if err != nil {
 		return nil, nil, errors.New("database URL is not a valid URL")
 	}
-	admin := *u
-	admin.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, admin.String())
+	scratchURL, err := database.CreateDatabase(ctx, adminURL, name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to create scratch database: %s", database.Describe(err))
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		var connectErr *pgconn.ConnectError
+		if errors.As(err, &connectErr) {
+			return nil, nil, fmt.Errorf("connect to create scratch database: %s", database.Describe(err))
+		}
 		return nil, nil, fmt.Errorf("create scratch database %s (check needs CREATEDB): %s", name, database.Describe(err))
 	}
 	drop := func() {
-		c, err := pgx.Connect(context.WithoutCancel(ctx), admin.String())
-		if err != nil {
-			log.Warn("drop scratch database", "database", name, "err", database.Describe(err))
-			return
-		}
-		defer c.Close(context.WithoutCancel(ctx))
-		if _, err := c.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if err := database.DropDatabase(context.WithoutCancel(ctx), adminURL, name); err != nil {
 			log.Warn("drop scratch database", "database", name, "err", database.Describe(err))
 		}
 	}
-	scratch := *u
-	scratch.Path = "/" + name
-	db, err := database.Open(ctx, database.Options{URL: scratch.String(), MaxOpenConns: 3, MaxIdleConns: 3, StartupTimeout: 10e9, Logger: log})
+	db, err := database.Open(ctx, database.Options{URL: scratchURL, MaxOpenConns: 3, MaxIdleConns: 3, StartupTimeout: 10e9, Logger: log})
 	if err != nil {
 		drop()
 		return nil, nil, err

@@ -1,0 +1,59 @@
+package migrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// Drift reports how the models and the migrations disagree about the
+// schema, one readable line each; none means they agree. It builds the
+// schema twice, in two empty databases the caller provides: in
+// fromMigrations by running ms, and in fromModels from the models (GORM
+// structs, passed in because this package never imports models).
+func Drift(ctx context.Context, fromMigrations, fromModels *gorm.DB, ms []Migration, models []any) ([]string, error) {
+	if _, err := NewRunner(fromMigrations, ms, nil).Up(ctx, ""); err != nil {
+		return nil, fmt.Errorf("apply migrations to scratch database: %w", err)
+	}
+	// Extensions are not part of the models: install those the migrations
+	// installed, so that model indexes using their operator classes build.
+	var exts []string
+	if err := fromMigrations.WithContext(ctx).Raw(`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`).Scan(&exts).Error; err != nil {
+		return nil, fmt.Errorf("list extensions: %w", err)
+	}
+	for _, e := range exts {
+		if err := fromModels.WithContext(ctx).Exec("CREATE EXTENSION IF NOT EXISTS " + pgx.Identifier{e}.Sanitize()).Error; err != nil {
+			return nil, fmt.Errorf("create extension %s: %w", e, err)
+		}
+	}
+	// The one sanctioned AutoMigrate: into a scratch database, to learn what
+	// the models describe.
+	if err := fromModels.WithContext(ctx).AutoMigrate(models...); err != nil {
+		// The models need something the migrations never create (a type,
+		// an operator class from a missing extension): that is drift too.
+		return []string{fmt.Sprintf("the models cannot be built where the migrations ran (%s): %s", strings.Join(exts, ", "), describe(err))}, nil
+	}
+	want, err := Snapshot(ctx, fromMigrations)
+	if err != nil {
+		return nil, err
+	}
+	got, err := Snapshot(ctx, fromModels)
+	if err != nil {
+		return nil, err
+	}
+	return Diff(want, got), nil
+}
+
+// describe renders PostgreSQL's message and code without the severity.
+func describe(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	return err.Error()
+}

@@ -48,7 +48,7 @@ func (a *app) migrateCheckCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				drift, err := CheckModels(ctx, urls.Direct, migrations.All(), Models, a.newLogger(cfg))
+				drift, err := CheckModels(ctx, urls.Direct, migrations.All(), Models, a.migrateLogger(cfg))
 				if err != nil {
 					return err
 				}

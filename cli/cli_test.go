@@ -129,6 +129,19 @@ func TestMigrateCommands(t *testing.T) {
 	}
 }
 
+// TestMigrateQuietUnlessVerbose: a migrate command prints its result on
+// stdout and nothing on stderr; --verbose adds the progress logs there.
+func TestMigrateQuietUnlessVerbose(t *testing.T) {
+	db := testdb.Fresh(t)
+	if r := run(t, db, "migrate", "up"); r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, "applied ") {
+		t.Errorf("migrate up: exit %d\nstdout: %s\nstderr: %q; want the result on stdout and nothing on stderr", r.code, r.stdout, r.stderr)
+	}
+	r := run(t, db, "migrate", "current", "--verbose")
+	if r.code != 0 || !strings.Contains(r.stderr, "database connected") || !strings.Contains(r.stdout, "(head)") {
+		t.Errorf("migrate current --verbose: exit %d\nstdout: %s\nstderr: %s; want the progress logs on stderr", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestMigrateUsageErrors(t *testing.T) {
 	db := testdb.Fresh(t)
 	tests := [][]string{
@@ -138,6 +151,10 @@ func TestMigrateUsageErrors(t *testing.T) {
 		{"migrate", "stamp", "12345678901234"},
 		{"migrate", "sql", "sideways"},
 		{"migrate", "nope"},
+		{"migrate", "up", "--steps", "2"},
+		{"migrate", "down", "--steps", "x"},
+		{"nope"},
+		{"serve", "extra"},
 		{"serve", "--bogus"},
 	}
 	for _, args := range tests {

@@ -37,6 +37,7 @@ func (a *app) migrateCommand() *cobra.Command {
 		a.migrateSQLCommand(),
 		a.migrateCheckCommand(),
 	)
+	cmd.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log progress (connections, each migration) to stderr")
 	return cmd
 }
 
@@ -47,7 +48,7 @@ func (a *app) migrationDB(ctx context.Context) (*migrations.Runner, *gorm.DB, co
 	if err != nil {
 		return nil, nil, cfg, err
 	}
-	log := a.newLogger(cfg)
+	log := a.migrateLogger(cfg)
 	db, err := openMigrationDB(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, cfg, err

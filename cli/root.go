@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -44,26 +43,53 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.AddCommand(app.serveCommand(), app.migrateCommand())
+	// Cobra's own complaints about the command line become usage errors
+	// where they arise, so that no one has to recognise its wording.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err.Error()) })
+	usageArgs(root)
 
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintln(stderr, "error:", err)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	var ue usageError
+	switch {
+	case errors.As(err, &ee):
 		return ee.code
-	}
-	if isUsageError(err) {
+	case errors.As(err, &ue):
+		return 2
+	case cmd == root:
+		// The root runs nothing itself: what stops there is cobra failing
+		// to find the command named (todo-api nope).
 		return 2
 	}
 	return 1
+}
+
+// usageArgs makes the argument checks of cmd and its subcommands return
+// usage errors.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError(err.Error())
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // app holds what the commands share.
 type app struct {
 	stdout, stderr io.Writer
 	configFile     string
+	// verbose logs the migrate commands' progress (--verbose).
+	verbose bool
 }
 
 func (a *app) loadConfig() (config.Config, error) {
@@ -77,7 +103,21 @@ func (a *app) loadConfig() (config.Config, error) {
 // newLogger writes JSON in production and text in development, to stderr so
 // that command output on stdout stays clean.
 func (a *app) newLogger(cfg config.Config) *slog.Logger {
-	level := slog.LevelInfo
+	return a.logger(cfg, slog.LevelInfo)
+}
+
+// migrateLogger is the logger of the migrate commands, which print their
+// results on stdout and keep stderr for warnings and errors: progress
+// (connections, each migration) only with --verbose, and SQL with DEBUG.
+func (a *app) migrateLogger(cfg config.Config) *slog.Logger {
+	if a.verbose {
+		return a.logger(cfg, slog.LevelInfo)
+	}
+	return a.logger(cfg, slog.LevelWarn)
+}
+
+// logger writes at level and above, or from debug up when DEBUG is set.
+func (a *app) logger(cfg config.Config, level slog.Level) *slog.Logger {
 	if cfg.Debug {
 		level = slog.LevelDebug
 	}
@@ -86,21 +126,6 @@ func (a *app) newLogger(cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(a.stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(a.stderr, opts))
-}
-
-// isUsageError recognises cobra's complaints about the command line.
-func isUsageError(err error) bool {
-	var ue usageError
-	if errors.As(err, &ue) {
-		return true
-	}
-	msg := strings.ToLower(err.Error())
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument", "flag needs an argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // usageError is a command line the command cannot make sense of.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/todo-api/todo-api/database"
@@ -19,7 +19,8 @@ import (
 // Otherwise the error becomes ErrUnavailable (503 with Retry-After).
 const maxAttempts = 3
 
-// firstPause is the mean wait before the second attempt; it doubles.
+// firstPause is the mean wait before the second attempt; it doubles, and
+// each wait is drawn from half to one and a half times its mean.
 const firstPause = 75 * time.Millisecond
 
 // read runs a read-only statement, retrying transient failures.
@@ -30,25 +31,35 @@ func read(ctx context.Context, fn func() error) error { return attempt(ctx, true
 func write(ctx context.Context, fn func() error) error { return attempt(ctx, false, fn) }
 
 func attempt(ctx context.Context, idempotent bool, fn func() error) error {
-	pause := firstPause
-	for try := 1; ; try++ {
+	// last is what the caller gets: the statement's own error, also when
+	// the context ends during a pause (backoff would answer the context's).
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := fn()
 		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			// GORM can flatten the context's error into text when a second
 			// error follows it; keep it visible to errors.Is.
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		if err == nil || try == maxAttempts || !retryable(err, idempotent) || ctx.Err() != nil {
-			return err
+		last = err
+		if err != nil && (!retryable(err, idempotent) || ctx.Err() != nil) {
+			return struct{}{}, backoff.Permanent(err)
 		}
-		wait := pause/2 + time.Duration(rand.Int64N(int64(pause)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		pause *= 2
+		return struct{}{}, err
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval:     firstPause,
+			RandomizationFactor: 0.5,
+			Multiplier:          2,
+			MaxInterval:         time.Minute,
+		}),
+		backoff.WithMaxTries(maxAttempts),
+		backoff.WithMaxElapsedTime(0),
+	)
+	if err != nil {
+		return last
 	}
+	return nil
 }
 
 func retryable(err error, idempotent bool) bool {

@@ -304,11 +304,11 @@ func TestUserCache(t *testing.T) {
 		t.Error("a zero TTL should disable the cache")
 	}
 	small := NewUserCache(time.Minute, clock)
-	small.max = 3
+	small.users.Resize(3)
 	for id := int64(1); id <= 10; id++ {
 		small.put(models.User{ID: id}, small.generation())
 	}
-	if len(small.users) > 3 {
-		t.Errorf("cache grew to %d entries past its bound of 3", len(small.users))
+	if n := small.users.Len(); n > 3 {
+		t.Errorf("cache grew to %d entries past its bound of 3", n)
 	}
 }

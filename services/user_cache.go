@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
 	"github.com/todo-api/todo-api/models"
 )
 
@@ -19,11 +21,14 @@ import (
 // cache is off (0) by default, and meant for a single instance.
 type UserCache struct {
 	ttl time.Duration
-	max int
 	now func() time.Time
+	// users bounds memory (least recently used out first) and drops
+	// entries once their TTL has passed in wall time; expires, on the
+	// clock given, is what get honours.
+	users *expirable.LRU[int64, cachedUser]
 
-	mu    sync.RWMutex
-	users map[int64]cachedUser
+	// mu makes put's check of gen and its insert one step against forget.
+	mu sync.Mutex
 	// gen counts forgets. A reader notes it before loading a user from the
 	// database and put refuses the copy if a forget happened meanwhile.
 	gen uint64
@@ -46,16 +51,14 @@ func NewUserCache(ttl time.Duration, now func() time.Time) *UserCache {
 	if now == nil {
 		now = time.Now
 	}
-	return &UserCache{ttl: ttl, max: maxCachedUsers, now: now, users: make(map[int64]cachedUser)}
+	return &UserCache{ttl: ttl, now: now, users: expirable.NewLRU[int64, cachedUser](maxCachedUsers, nil, ttl)}
 }
 
 func (c *UserCache) get(id int64) (models.User, bool) {
 	if c == nil {
 		return models.User{}, false
 	}
-	c.mu.RLock()
-	e, ok := c.users[id]
-	c.mu.RUnlock()
+	e, ok := c.users.Get(id)
 	if !ok || c.now().After(e.expires) {
 		return models.User{}, false
 	}
@@ -67,8 +70,8 @@ func (c *UserCache) generation() uint64 {
 	if c == nil {
 		return 0
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.gen
 }
 
@@ -81,25 +84,13 @@ func (c *UserCache) put(u models.User, gen uint64) {
 	if c == nil {
 		return
 	}
-	now := c.now()
+	expires := c.now().Add(c.ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return
 	}
-	if len(c.users) >= c.max {
-		// Full: drop the expired entries, or everything if none has
-		// expired (a flood of distinct users; they will be reloaded).
-		for id, e := range c.users {
-			if now.After(e.expires) {
-				delete(c.users, id)
-			}
-		}
-		if len(c.users) >= c.max {
-			clear(c.users)
-		}
-	}
-	c.users[u.ID] = cachedUser{user: u, expires: now.Add(c.ttl)}
+	c.users.Add(u.ID, cachedUser{user: u, expires: expires})
 }
 
 func (c *UserCache) forget(id int64) {
@@ -107,7 +98,7 @@ func (c *UserCache) forget(id int64) {
 		return
 	}
 	c.mu.Lock()
-	delete(c.users, id)
+	defer c.mu.Unlock()
+	c.users.Remove(id)
 	c.gen++
-	c.mu.Unlock()
 }

@@ -1,22 +1,20 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/todo-api/todo-api/internal/pgharness"
 )
 
 // docsChromium is Debian's Chromium, the browser the docs page is tested in.
@@ -37,7 +35,8 @@ func TestDocsPageInBrowser(t *testing.T) {
 	// A user, registered from Go.
 	username := fmt.Sprintf("docs_%d", time.Now().UnixNano()%1_000_000_000)
 	password := "correct horse battery"
-	docsRegister(t, s.URL, username, password)
+	newClient(s.URL).do("POST", "/api/v1/auth/register", "", map[string]string{"email": username + "@example.com", "username": username, "password": password}).
+		expect(t, http.StatusCreated, nil)
 
 	ctx := docsBrowser(t)
 
@@ -276,51 +275,21 @@ func docsScreenshot(t *testing.T, ctx context.Context, path string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// docsRegister registers a user through the API.
-func docsRegister(t *testing.T, base, username, password string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"email": username + "@example.com", "username": username, "password": password})
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Post(base+"/api/v1/auth/register", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	got, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("register %s: %d %s", username, resp.StatusCode, got)
-	}
-}
-
 // docsLog collects the browser's messages safely.
-type docsLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
+type docsLog struct{ pgharness.LogBuffer }
 
 func (l *docsLog) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(&l.b, format+"\n", args...)
+	fmt.Fprintf(&l.LogBuffer, format+"\n", args...)
 }
 
 // String returns the log without Chromium's complaints that the machine has
 // no D-Bus, which say nothing about the page.
 func (l *docsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out strings.Builder
-	for line := range strings.Lines(l.b.String()) {
+	for line := range strings.Lines(l.LogBuffer.String()) {
 		if !strings.Contains(line, ":ERROR:dbus/") {
 			out.WriteString(line)
 		}
 	}
 	return out.String()
-}
-
-// Write takes Chromium's own output (CombinedOutput).
-func (l *docsLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }

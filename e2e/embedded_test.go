@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/internal/pgharness"
 )
 
 // embeddedTestUser is the ordinary account TestEmbeddedPostgres runs serve
@@ -134,7 +135,7 @@ func embeddedRounds(t *testing.T, dir string, newCmd func() *exec.Cmd) {
 		cmd := newCmd()
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "EMBEDDED_POSTGRES=always", "PORT="+strconv.Itoa(port), "BCRYPT_COST=4", "HOME="+dir)
-		logs := &syncBuffer{}
+		logs := &pgharness.LogBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

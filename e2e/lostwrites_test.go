@@ -29,8 +29,8 @@ func (o lwOp) acked() bool { return o.status >= 200 && o.status < 300 }
 // restarted on another port.
 type lwTarget struct{ url atomic.Pointer[string] }
 
-func (t *lwTarget) client() *neonClient {
-	return &neonClient{api: *t.url.Load() + "/api/v1", hc: lwHTTP}
+func (t *lwTarget) client() *client {
+	return &client{base: *t.url.Load(), hc: lwHTTP}
 }
 
 var lwHTTP = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
@@ -66,22 +66,22 @@ func lwLoad(target *lwTarget, token string, workers int, stop <-chan struct{}) [
 				case n%9 == 4:
 					prefix := fmt.Sprintf("lwb-%d-%d-", w, n)
 					items := []map[string]any{{"title": prefix + "0"}, {"title": prefix + "1"}, {"title": prefix + "2"}}
-					r := c.do("POST", "/todos/batch", token, map[string]any{"items": items})
+					r := c.do("POST", "/api/v1/todos/batch", token, map[string]any{"items": items})
 					record(lwOp{kind: "batch", marker: prefix, status: r.Status})
 				case n%7 == 6 && len(mine) > 3:
 					id := mine[0]
 					mine = mine[1:]
-					r := c.do("DELETE", fmt.Sprintf("/todos/%d", id), token, nil)
+					r := c.do("DELETE", fmt.Sprintf("/api/v1/todos/%d", id), token, nil)
 					record(lwOp{kind: "delete", todoID: id, status: r.Status})
 				case n%3 == 2 && len(mine) > 0:
 					id := mine[n%len(mine)]
 					marker := fmt.Sprintf("lwp-%d-%d", w, n)
-					r := c.do("PATCH", fmt.Sprintf("/todos/%d", id), token, map[string]any{"description": marker})
+					r := c.do("PATCH", fmt.Sprintf("/api/v1/todos/%d", id), token, map[string]any{"description": marker})
 					record(lwOp{kind: "patch", marker: marker, todoID: id, status: r.Status})
 				default:
 					title := fmt.Sprintf("lwc-%d-%d", w, n)
-					r := c.do("POST", "/todos", token, map[string]any{"title": title})
-					var td neonTodo
+					r := c.do("POST", "/api/v1/todos", token, map[string]any{"title": title})
+					var td apiTodo
 					if r.Status == http.StatusCreated && r.json(&td) == nil {
 						mine = append(mine, td.ID)
 					}
@@ -299,7 +299,7 @@ func lwUnderFaults(t *testing.T, env map[string]string, fault func(*pgharness.Cl
 	dbURL := c.URLFor("app")
 	env["DATABASE_URL"] = dbURL
 	s := startServer(t, env)
-	token := neonRegister(t, neonNewClient(s), "lw_user")
+	token := register(t, newClient(s.URL), "lw_user")
 	target := &lwTarget{}
 	target.url.Store(&s.URL)
 

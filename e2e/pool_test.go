@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -18,91 +16,21 @@ import (
 	"github.com/todo-api/todo-api/internal/testdb"
 )
 
-// relCall is one finished HTTP exchange.
-type relCall struct {
-	name    string
-	status  int
-	header  http.Header
-	body    []byte
-	latency time.Duration
-	err     error
-}
-
-// relDo sends one JSON request and reads the whole answer.
-func relDo(client *http.Client, base, token, method, path string, body any) relCall {
-	c := relCall{name: method + " " + path}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.err = err
-			return c
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		c.err = err
-		return c
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		c.err, c.latency = err, time.Since(start)
-		return c
-	}
-	defer resp.Body.Close()
-	c.body, c.err = io.ReadAll(resp.Body)
-	c.status, c.header, c.latency = resp.StatusCode, resp.Header, time.Since(start)
-	return c
-}
-
-// relMust fails unless the exchange answered want, and decodes its body.
-func relMust(t *testing.T, c relCall, want int, v any) {
-	t.Helper()
-	if c.err != nil || c.status != want {
-		t.Fatalf("%s: status %d, err %v, want %d; body: %.300s", c.name, c.status, c.err, want, c.body)
-	}
-	if v != nil {
-		if err := json.Unmarshal(c.body, v); err != nil {
-			t.Fatalf("%s: decode: %v: %s", c.name, err, c.body)
-		}
-	}
-}
-
-// relAccount registers and logs in a user on a running server.
-func relAccount(t *testing.T, client *http.Client, base, name string) string {
-	t.Helper()
-	const password = "correct horse battery"
-	relMust(t, relDo(client, base, "", "POST", "/api/v1/auth/register", map[string]any{"email": name + "@example.com", "username": name, "password": password}), http.StatusCreated, nil)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	relMust(t, relDo(client, base, "", "POST", "/api/v1/auth/login", map[string]any{"username": name, "password": password}), http.StatusOK, &tok)
-	return tok.AccessToken
-}
-
 // relCheck503 checks a 503 carries Retry-After and a problem document
 // whose status is 503.
-func relCheck503(c relCall) string {
-	if c.header.Get("Retry-After") == "" {
+func relCheck503(c response) string {
+	if c.Header.Get("Retry-After") == "" {
 		return "503 without Retry-After"
 	}
-	if ct := c.header.Get("Content-Type"); ct != "application/problem+json" {
+	if ct := c.Header.Get("Content-Type"); ct != "application/problem+json" {
 		return "503 with Content-Type " + ct
 	}
 	var p struct {
 		Status int    `json:"status"`
 		Detail string `json:"detail"`
 	}
-	if err := json.Unmarshal(c.body, &p); err != nil || p.Status != http.StatusServiceUnavailable || p.Detail == "" {
-		return fmt.Sprintf("503 with a bad problem document: %.200s", c.body)
+	if err := json.Unmarshal(c.Body, &p); err != nil || p.Status != http.StatusServiceUnavailable || p.Detail == "" {
+		return fmt.Sprintf("503 with a bad problem document: %.200s", c.Body)
 	}
 	return ""
 }
@@ -121,13 +49,13 @@ func TestPoolExhaustion(t *testing.T) {
 		"DB_MAX_IDLE_CONNS": "2",
 		"REQUEST_TIMEOUT":   requestTimeout.String(),
 	})
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
-	token := relAccount(t, client, s.URL, "pool_user")
+	c := newClient(s.URL)
+	token := register(t, c, "pool_user")
 	var locked, other struct {
 		ID int64 `json:"id"`
 	}
-	relMust(t, relDo(client, s.URL, token, "POST", "/api/v1/todos", map[string]any{"title": "locked"}), http.StatusCreated, &locked)
-	relMust(t, relDo(client, s.URL, token, "POST", "/api/v1/todos", map[string]any{"title": "other"}), http.StatusCreated, &other)
+	c.do("POST", "/api/v1/todos", token, map[string]any{"title": "locked"}).expect(t, http.StatusCreated, &locked)
+	c.do("POST", "/api/v1/todos", token, map[string]any{"title": "other"}).expect(t, http.StatusCreated, &other)
 
 	// Another session holds the row lock, as a long transaction would.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -174,7 +102,7 @@ func TestPoolExhaustion(t *testing.T) {
 	var slowest time.Duration
 	var bursts []string
 	for wave := 1; wave <= waves; wave++ {
-		calls := make([]relCall, len(jobs))
+		calls := make([]response, len(jobs))
 		var wg sync.WaitGroup
 		startLine := make(chan struct{})
 		for i, j := range jobs {
@@ -182,7 +110,7 @@ func TestPoolExhaustion(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-startLine
-				calls[i] = relDo(client, s.URL, j.token, j.method, j.path, j.body)
+				calls[i] = c.do(j.method, j.path, j.token, j.body)
 			}()
 		}
 		fired := time.Now()
@@ -190,31 +118,31 @@ func TestPoolExhaustion(t *testing.T) {
 		wg.Wait()
 		bursts = append(bursts, time.Since(fired).Round(time.Millisecond).String())
 
-		for i, c := range calls {
+		for i, r := range calls {
 			j := jobs[i]
 			if counts[j.kind] == nil {
 				counts[j.kind] = map[int]int{}
 			}
-			counts[j.kind][c.status]++
-			slowest = max(slowest, c.latency)
+			counts[j.kind][r.Status]++
+			slowest = max(slowest, r.Latency)
 			switch {
-			case c.err != nil:
-				t.Errorf("wave %d, %s: no answer after %v: %v", wave, c.name, c.latency.Round(time.Millisecond), c.err)
+			case r.Err != nil:
+				t.Errorf("wave %d, %s: no answer after %v: %v", wave, r.Name, r.Latency.Round(time.Millisecond), r.Err)
 				continue
-			case c.latency > bound:
-				t.Errorf("wave %d, %s: answered %d after %v, want within %v", wave, c.name, c.status, c.latency.Round(time.Millisecond), bound)
+			case r.Latency > bound:
+				t.Errorf("wave %d, %s: answered %d after %v, want within %v", wave, r.Name, r.Status, r.Latency.Round(time.Millisecond), bound)
 			}
-			switch c.status {
+			switch r.Status {
 			case http.StatusOK:
 				if !j.mayBeAnswered {
-					t.Errorf("wave %d, %s answered 200 while another session held the row lock", wave, c.name)
+					t.Errorf("wave %d, %s answered 200 while another session held the row lock", wave, r.Name)
 				}
 			case http.StatusServiceUnavailable:
-				if why := relCheck503(c); why != "" {
-					t.Errorf("wave %d, %s: %s", wave, c.name, why)
+				if why := relCheck503(r); why != "" {
+					t.Errorf("wave %d, %s: %s", wave, r.Name, why)
 				}
 			default:
-				t.Errorf("wave %d, %s: status %d, want 200 or 503; body: %.300s", wave, c.name, c.status, c.body)
+				t.Errorf("wave %d, %s: status %d, want 200 or 503; body: %.300s", wave, r.Name, r.Status, r.Body)
 			}
 		}
 	}
@@ -241,11 +169,11 @@ func TestPoolExhaustion(t *testing.T) {
 	for {
 		ok := true
 		for _, j := range []job{others[0], others[1], others[2], {"PATCH locked", "PATCH", fmt.Sprintf("/api/v1/todos/%d", locked.ID), map[string]any{"priority": 3}, token, true}} {
-			c := relDo(client, s.URL, j.token, j.method, j.path, j.body)
-			if c.err != nil || c.status != http.StatusOK {
+			r := c.do(j.method, j.path, j.token, j.body)
+			if r.Err != nil || r.Status != http.StatusOK {
 				ok = false
 				if time.Since(released) > time.Second {
-					t.Fatalf("%s after the lock was released (%v ago): status %d, err %v; body %.300s", c.name, time.Since(released).Round(time.Millisecond), c.status, c.err, c.body)
+					t.Fatalf("%s after the lock was released (%v ago): status %d, err %v; body %.300s", r.Name, time.Since(released).Round(time.Millisecond), r.Status, r.Err, r.Body)
 				}
 			}
 		}

@@ -45,10 +45,10 @@ func TestNoSecretConfigured(t *testing.T) {
 		t.Error("the generated secret appears in the logs")
 	}
 
-	c := neonNewClient(s)
-	token := neonRegister(t, c, "nosecret")
+	c := newClient(s.URL)
+	token := register(t, c, "nosecret")
 	var me struct{ ID int64 }
-	if r := c.do("GET", "/users/me", token, nil); r.Status != http.StatusOK || r.json(&me) != nil {
+	if r := c.do("GET", "/api/v1/users/me", token, nil); r.Status != http.StatusOK || r.json(&me) != nil {
 		t.Fatalf("GET /users/me: %d %s", r.Status, r.Body)
 	}
 	forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
@@ -58,7 +58,7 @@ func TestNoSecretConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.do("GET", "/users/me", forged, nil).Status; got != http.StatusUnauthorized {
+	if got := c.do("GET", "/api/v1/users/me", forged, nil).Status; got != http.StatusUnauthorized {
 		t.Errorf("token signed with the published default secret: %d, want 401", got)
 	}
 
@@ -67,7 +67,7 @@ func TestNoSecretConfigured(t *testing.T) {
 	if len(s2.logLines("using the development secret")) != 1 {
 		t.Errorf("the restarted server did not reuse the kept secret:\n%s", s2.logs.String())
 	}
-	if got := neonNewClient(s2).do("GET", "/users/me", token, nil).Status; got != http.StatusOK {
+	if got := newClient(s2.URL).do("GET", "/api/v1/users/me", token, nil).Status; got != http.StatusOK {
 		t.Errorf("token after a restart: %d, want 200", got)
 	}
 }

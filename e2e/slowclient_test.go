@@ -35,21 +35,22 @@ type relProber struct {
 
 func relStartProber(base, token string, every time.Duration) *relProber {
 	p := &relProber{stop: make(chan struct{}), done: make(chan struct{})}
-	client := &http.Client{Timeout: 5 * time.Second}
+	c := newClient(base)
+	c.hc.Timeout = 5 * time.Second
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			for _, path := range []string{"/healthz", "/api/v1/todos?limit=1"} {
-				c := relDo(client, base, token, "GET", path, nil)
+				r := c.do("GET", path, token, nil)
 				p.n.Add(1)
-				if d := int64(c.latency); d > p.slowest.Load() {
+				if d := int64(r.Latency); d > p.slowest.Load() {
 					p.slowest.Store(d)
 				}
-				if c.err != nil || c.status != http.StatusOK || c.latency > time.Second {
+				if r.Err != nil || r.Status != http.StatusOK || r.Latency > time.Second {
 					p.mu.Lock()
-					p.fails = append(p.fails, fmt.Sprintf("%s: status %d after %v, err %v", c.name, c.status, c.latency.Round(time.Millisecond), c.err))
+					p.fails = append(p.fails, fmt.Sprintf("%s: status %d after %v, err %v", r.Name, r.Status, r.Latency.Round(time.Millisecond), r.Err))
 					p.mu.Unlock()
 				}
 			}
@@ -82,8 +83,7 @@ func (p *relProber) finish(t *testing.T) {
 // keeps answering everybody else meanwhile.
 func TestSlowHeaderClientsAreCutOff(t *testing.T) {
 	s := startServer(t, nil)
-	client := &http.Client{Timeout: 5 * time.Second}
-	token := relAccount(t, client, s.URL, "slow_user")
+	token := register(t, newClient(s.URL), "slow_user")
 	addr := "127.0.0.1:" + strconv.Itoa(s.Port)
 
 	const slow = 50
@@ -200,8 +200,7 @@ func TestIdleKeepAliveConnections(t *testing.T) {
 		t.Fatalf("open-file limit %d is too low for %d connections (raise ulimit -n)", lim, idle)
 	}
 	s := startServer(t, nil)
-	client := &http.Client{Timeout: 5 * time.Second}
-	token := relAccount(t, client, s.URL, "idle_user")
+	token := register(t, newClient(s.URL), "idle_user")
 	addr := "127.0.0.1:" + strconv.Itoa(s.Port)
 
 	type held struct {

@@ -134,19 +134,20 @@ func run(t testing.TB, cmd *exec.Cmd) string {
 	return out.String()
 }
 
-// lockedBuffer collects a process's output safely.
-type lockedBuffer struct {
+// LogBuffer collects a process's output, written and read from several
+// goroutines. The e2e tests use it for their servers' logs too.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -30,7 +30,7 @@ type PgBouncer struct {
 
 	t    testing.TB
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *LogBuffer
 	done chan error
 }
 
@@ -51,7 +51,7 @@ func StartPgBouncer(t testing.TB, listenAddr string, listenPort int, upstreamHos
 	}
 	as := owner(t)
 	dir := as.tempDir(t, "pgbouncer-")
-	b := &PgBouncer{Host: listenAddr, Port: listenPort, Dir: dir, PoolSize: 5, t: t, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	b := &PgBouncer{Host: listenAddr, Port: listenPort, Dir: dir, PoolSize: 5, t: t, logs: &LogBuffer{}, done: make(chan error, 1)}
 
 	ini := strings.Join([]string{
 		"[databases]",

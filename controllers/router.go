@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -148,8 +150,10 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 // corsPolicy lets the configured origins call the API from a browser and
 // read the headers a frontend needs (ETag for If-Match, Location, the
 // request id). Requests from other origins get no CORS headers, and so are
-// blocked by the browser, but are otherwise served as usual: a 403 would
-// break non-browser clients that happen to send Origin.
+// blocked by the browser, but are otherwise served as usual: a 403 (what
+// gin-contrib/cors answers them) would break non-browser clients that
+// happen to send Origin. Every answer to a request with an Origin varies
+// by it, whether the origin is allowed or not.
 func corsPolicy(origins []string) gin.HandlerFunc {
 	allowed := make(map[string]bool, len(origins))
 	allowAll := false
@@ -157,38 +161,36 @@ func corsPolicy(origins []string) gin.HandlerFunc {
 		allowed[strings.TrimSuffix(o, "/")] = true
 		allowAll = allowAll || o == "*"
 	}
-	const (
-		methods = "GET, POST, PATCH, DELETE, OPTIONS"
-		headers = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID"
-		exposed = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate"
-	)
+	cfg := cors.Config{
+		AllowMethods:  []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"},
+		ExposeHeaders: []string{"ETag", "Location", "X-Request-ID", "Retry-After", "WWW-Authenticate"},
+		MaxAge:        600 * time.Second,
+	}
+	if allowAll {
+		cfg.AllowAllOrigins = true
+	} else {
+		// A function rather than AllowOrigins: the library lower-cases
+		// that list, and origins are compared exactly.
+		cfg.AllowOriginFunc = func(origin string) bool { return allowed[origin] }
+	}
+	apply := cors.New(cfg)
 	return func(c *gin.Context) {
 		origin := c.GetHeader("Origin")
 		if origin == "" {
-			c.Next()
 			return
 		}
+		preflight := c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != ""
 		h := c.Writer.Header()
 		h.Add("Vary", "Origin")
-		if !allowAll && !allowed[origin] {
-			c.Next()
-			return
-		}
-		if allowAll {
-			h.Set("Access-Control-Allow-Origin", "*")
-		} else {
-			h.Set("Access-Control-Allow-Origin", origin)
-		}
-		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
+		if preflight {
 			h.Add("Vary", "Access-Control-Request-Method")
 			h.Add("Vary", "Access-Control-Request-Headers")
-			h.Set("Access-Control-Allow-Methods", methods)
-			h.Set("Access-Control-Allow-Headers", headers)
-			h.Set("Access-Control-Max-Age", "600")
-			c.AbortWithStatus(http.StatusNoContent)
-			return
 		}
-		h.Set("Access-Control-Expose-Headers", exposed)
-		c.Next()
+		// The library would take any OPTIONS for a preflight and answer it
+		// 204; one without Access-Control-Request-Method goes to the router.
+		if (allowAll || allowed[origin]) && (preflight || c.Request.Method != http.MethodOptions) {
+			apply(c)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -135,8 +136,8 @@ func decodeFields(obj map[string]json.RawMessage, dst any, prefix string) []serv
 
 var timeType = reflect.TypeOf(time.Time{})
 
-// typeMessage says what a field must be, from its Go type (the Value of a
-// services.Optional).
+// typeMessage says what a field must be, from its Go type (the Value of an
+// optional).
 func typeMessage(f reflect.Value) string {
 	t := f.Type()
 	if vf, ok := t.FieldByName("Value"); ok {
@@ -158,7 +159,7 @@ func typeMessage(f reflect.Value) string {
 }
 
 // bindInto reads the body into dst. Decoding problems with fields are
-// returned as field errors for the caller to merge with validation.
+// returned as field errors for the caller to merge with the rules'.
 func bindInto(c *gin.Context, maxBytes int64, dst any) ([]services.FieldError, error) {
 	obj, err := readJSONObject(c, maxBytes)
 	if err != nil {
@@ -167,13 +168,15 @@ func bindInto(c *gin.Context, maxBytes int64, dst any) ([]services.FieldError, e
 	return decodeFields(obj, dst, ""), nil
 }
 
-// bindValid reads the body into dst and checks it with validate, reporting
-// decoding and validation problems together. On any problem it writes the
-// error and returns false.
-func bindValid(c *gin.Context, maxBytes int64, dst any, validate func() *services.ValidationError) bool {
+// bind reads the body into dst and reports whether the service may be
+// called with it. When a member could not be decoded it writes one 422
+// that lists those members and what rules finds wrong with the rest (the
+// service is not called with a partial input), and returns false; so does
+// any other problem with the body, with its own status.
+func bind(c *gin.Context, maxBytes int64, dst any, rules func() *services.ValidationError) bool {
 	decoding, err := bindInto(c, maxBytes, dst)
-	if err == nil {
-		err = validationFailure(decoding, validate())
+	if err == nil && len(decoding) > 0 {
+		err = &services.ValidationError{Fields: merge(decoding, rules().Fields)}
 	}
 	if err != nil {
 		writeError(c, err)
@@ -182,25 +185,19 @@ func bindValid(c *gin.Context, maxBytes int64, dst any, validate func() *service
 	return true
 }
 
-// validationFailure merges decoding and validation problems into one error,
-// or returns nil when there are none.
-func validationFailure(decoding []services.FieldError, v *services.ValidationError) error {
-	all := append(decoding, v.Fields...)
-	if len(all) == 0 {
-		return nil
-	}
-	return &services.ValidationError{Fields: dedupe(all)}
-}
-
-// dedupe drops a validation message for a field that already failed to
-// decode (its value is then the zero value, and the message would mislead).
-func dedupe(fields []services.FieldError) []services.FieldError {
-	seen := map[string]bool{}
-	out := fields[:0:0]
-	for _, f := range fields {
-		if !seen[f.Field] {
-			out = append(out, f)
-			seen[f.Field] = true
+// merge lists the decoding problems, then the rule problems of every other
+// field. A field that could not be decoded reaches the rules as absent or
+// empty, so what they say about it ("is required") would mislead; the same
+// holds for the fields of an item that is not an object (items[2] covers
+// items[2].title).
+func merge(decoding, rules []services.FieldError) []services.FieldError {
+	out := slices.Clip(decoding)
+	for _, r := range rules {
+		covered := slices.ContainsFunc(decoding, func(d services.FieldError) bool {
+			return r.Field == d.Field || strings.HasPrefix(r.Field, d.Field+".")
+		})
+		if !covered {
+			out = append(out, r)
 		}
 	}
 	return out

@@ -276,13 +276,20 @@ func relRequestTarget(raw string) string {
 	return b.String()
 }
 
-// relCheckParsed checks what ParseListQuery accepted against the ranges it
-// promises.
+// relParse is what GET /todos checks before it looks at a cursor's
+// signature: the parser's syntax, then the service's rules that need no key.
+func relParse(raw string) (services.ListQuery, []services.FieldError) {
+	q, problems := controllers.ParseListQuery(raw)
+	return q, append(problems, q.Check()...)
+}
+
+// relCheckParsed checks what relParse accepted against the ranges the
+// contract promises.
 func relCheckParsed(t *testing.T, raw string, q services.ListQuery) {
 	t.Helper()
-	bad := func(what string, v any) { t.Errorf("ParseListQuery(%q) accepted %s = %v", raw, what, v) }
-	if q.Limit != 0 && (q.Limit < 1 || q.Limit > services.MaxLimit) {
-		bad("limit", q.Limit)
+	bad := func(what string, v any) { t.Errorf("the query %q was accepted with %s = %v", raw, what, v) }
+	if q.Limit != nil && (*q.Limit < 1 || *q.Limit > services.MaxLimit) {
+		bad("limit", *q.Limit)
 	}
 	if q.Offset < 0 {
 		bad("offset", q.Offset)
@@ -290,8 +297,8 @@ func relCheckParsed(t *testing.T, raw string, q services.ListQuery) {
 	if q.MinPriority != nil && (*q.MinPriority < services.MinPriority || *q.MinPriority > services.MaxPriority) {
 		bad("min_priority", *q.MinPriority)
 	}
-	if q.Sort != "" && !slices.Contains(services.SortKeys, q.Sort) {
-		bad("sort", q.Sort)
+	if q.Sort != nil && !slices.Contains(services.SortKeys, *q.Sort) {
+		bad("sort", *q.Sort)
 	}
 	if !utf8.ValidString(q.Q) || strings.IndexByte(q.Q, 0) >= 0 || utf8.RuneCountInString(q.Q) > services.MaxQueryLength {
 		bad("q", strconv.Quote(q.Q))
@@ -337,14 +344,14 @@ func FuzzListQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		// The parser on its own, with exactly what was generated.
-		q, problems := controllers.ParseListQuery(raw)
+		q, problems := relParse(raw)
 		if len(problems) == 0 {
 			relCheckParsed(t, raw, q)
 		}
 		for _, p := range problems {
 			// Field may be "" (the name of a parameter sent as "=x").
 			if p.Message == "" {
-				t.Errorf("ParseListQuery(%q) gave a problem without a message: %+v", raw, p)
+				t.Errorf("the query %q gave a problem without a message: %+v", raw, p)
 			}
 		}
 
@@ -353,11 +360,11 @@ func FuzzListQuery(f *testing.F) {
 		sent := relRequestTarget(raw)
 		r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + sent, Token: st.acc.Token})
 		relAnswer(t, "GET /todos?"+sent, r, http.StatusOK, http.StatusBadRequest)
-		q, problems = controllers.ParseListQuery(sent)
+		q, problems = relParse(sent)
 		switch {
 		case len(problems) > 0:
 			if r.Status != http.StatusBadRequest {
-				t.Fatalf("ParseListQuery found %v but the route answered %d", problems, r.Status)
+				t.Fatalf("the parser and rules found %v but the route answered %d", problems, r.Status)
 			}
 			fields := checkProblem(t, r).fields()
 			for _, p := range problems {
@@ -365,15 +372,15 @@ func FuzzListQuery(f *testing.F) {
 					t.Errorf("the 400 lists %q, not the parser's %q", fields, p.Field)
 				}
 			}
-		case q.Cursor == "" && r.Status != http.StatusOK:
+		case q.Cursor == nil && r.Status != http.StatusOK:
 			t.Fatalf("a query the parser accepts without a cursor answered %d: %.300s", r.Status, r.Body)
 		}
 		if r.Status == http.StatusOK {
 			var p todoPage
 			r.Decode(t, &p)
-			wantLimit := q.Limit
-			if wantLimit == 0 {
-				wantLimit = services.DefaultLimit
+			wantLimit := services.DefaultLimit
+			if q.Limit != nil {
+				wantLimit = *q.Limit
 			}
 			if p.Limit != wantLimit || len(p.Items) > p.Limit || p.Total < int64(len(p.Items)) {
 				t.Errorf("page limit %d (want %d), %d items, total %d", p.Limit, wantLimit, len(p.Items), p.Total)

@@ -3,12 +3,9 @@ package controllers
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/todo-api/todo-api/services"
 )
@@ -19,9 +16,10 @@ var listParams = map[string]bool{
 	"sort": true, "limit": true, "offset": true, "cursor": true,
 }
 
-// ParseListQuery parses GET /todos parameters and returns every problem
-// it finds: unknown or repeated parameters, and values of the wrong form or
-// range. Cursors are checked by the service (they are signed there).
+// ParseListQuery reads GET /todos parameters and returns every problem
+// with their syntax: unknown or repeated parameters, and values that are
+// not of their type. Ranges, the sort key and the cursor are the
+// service's rules (ListQuery.Check, Todos.CheckQuery).
 func ParseListQuery(raw string) (services.ListQuery, []services.FieldError) {
 	var q services.ListQuery
 	values, err := url.ParseQuery(raw)
@@ -58,19 +56,12 @@ func ParseListQuery(raw string) (services.ListQuery, []services.FieldError) {
 			q.Completed = &b
 		case "min_priority":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < services.MinPriority || n > services.MaxPriority {
+			if err != nil {
 				add(name, "must be an integer from %d to %d", services.MinPriority, services.MaxPriority)
 				continue
 			}
 			q.MinPriority = &n
 		case "q":
-			if utf8.RuneCountInString(v) > services.MaxQueryLength {
-				add(name, "must be at most %d characters", services.MaxQueryLength)
-				continue
-			} else if strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) {
-				add(name, "must be valid text without NUL characters")
-				continue
-			}
 			q.Q = v
 		case "due_before", "due_after":
 			t, err := time.Parse(time.RFC3339Nano, v)
@@ -84,31 +75,23 @@ func ParseListQuery(raw string) (services.ListQuery, []services.FieldError) {
 				q.DueAfter = &t
 			}
 		case "sort":
-			if !slices.Contains(services.SortKeys, v) {
-				add(name, "must be one of %s", strings.Join(services.SortKeys, ", "))
-				continue
-			}
-			q.Sort = v
+			q.Sort = &v
 		case "limit":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > services.MaxLimit {
+			if err != nil {
 				add(name, "must be an integer from 1 to %d", services.MaxLimit)
 				continue
 			}
-			q.Limit = n
+			q.Limit = &n
 		case "offset":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
+			if err != nil {
 				add(name, "must be an integer of at least 0")
 				continue
 			}
 			q.Offset = n
 		case "cursor":
-			if v == "" {
-				add(name, "must not be empty")
-				continue
-			}
-			q.Cursor = v
+			q.Cursor = &v
 		}
 	}
 	return q, bad

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,22 +75,17 @@ func (h todoHandlers) respondTodo(c *gin.Context, status int, t models.Todo) {
 
 // create: POST /todos.
 func (h todoHandlers) create(c *gin.Context) {
-	var in services.TodoInput
-	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate("", true) }) {
+	var req todoRequest
+	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", true) }) {
 		return
 	}
-	todo, err := h.todos.Create(c.Request.Context(), currentUser(c).ID, in)
+	todo, err := h.todos.Create(c.Request.Context(), currentUser(c).ID, req.input())
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	c.Header("Location", fmt.Sprintf("%s/todos/%d", h.prefix, todo.ID))
 	h.respondTodo(c, http.StatusCreated, todo)
-}
-
-// batchRequest is the body of POST /todos/batch.
-type batchRequest struct {
-	Items services.Optional[[]json.RawMessage] `json:"items"`
 }
 
 // createBatch: POST /todos/batch, all or nothing.
@@ -100,37 +96,27 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	v := &services.ValidationError{Fields: decoding}
-	itemsDecoded := true
-	for _, f := range decoding {
-		itemsDecoded = itemsDecoded && f.Field != "items"
-	}
-	switch {
-	case !itemsDecoded:
-	case !req.Items.Set || req.Items.Null:
-		v.Add("items", "is required: an array of 1 to %d todos", services.MaxBatchItems)
-	case len(req.Items.Value) == 0:
-		v.Add("items", "must hold at least 1 todo")
-	case len(req.Items.Value) > services.MaxBatchItems:
-		v.Add("items", "must hold at most %d todos, got %d", services.MaxBatchItems, len(req.Items.Value))
-	}
-	if len(req.Items.Value) > services.MaxBatchItems {
-		writeError(c, v)
-		return
+	itemsDecoded := !slices.ContainsFunc(decoding, func(f services.FieldError) bool { return f.Field == "items" })
+	if (!req.Items.Set || req.Items.Null) && itemsDecoded {
+		decoding = append(decoding, services.FieldError{Field: "items", Message: fmt.Sprintf("is required: an array of 1 to %d todos", services.MaxBatchItems)})
 	}
 	items := make([]services.TodoInput, len(req.Items.Value))
-	for i, raw := range req.Items.Value {
-		prefix := fmt.Sprintf("items[%d].", i)
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-			v.Add(fmt.Sprintf("items[%d]", i), "must be a JSON object")
-			continue
+	// Past the most a batch may hold the service refuses the count alone;
+	// decoding thousands of items only to drop them would be wasted work.
+	if len(items) <= services.MaxBatchItems {
+		for i, raw := range req.Items.Value {
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+				decoding = append(decoding, services.FieldError{Field: fmt.Sprintf("items[%d]", i), Message: "must be a JSON object"})
+				continue
+			}
+			var item todoRequest
+			decoding = append(decoding, decodeFields(obj, &item, fmt.Sprintf("items[%d].", i))...)
+			items[i] = item.input()
 		}
-		fieldErrs := decodeFields(obj, &items[i], prefix)
-		v.Fields = append(v.Fields, dedupe(append(fieldErrs, items[i].Validate(prefix, true).Fields...))...)
 	}
-	if err := v.Err(); err != nil {
-		writeError(c, err)
+	if len(decoding) > 0 {
+		writeError(c, &services.ValidationError{Fields: merge(decoding, services.ValidateBatch(items).Fields)})
 		return
 	}
 	todos, err := h.todos.CreateBatch(c.Request.Context(), currentUser(c).ID, items)
@@ -171,11 +157,11 @@ func (h todoHandlers) update(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	var in services.TodoInput
-	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate("", false) }) {
+	var req todoRequest
+	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", false) }) {
 		return
 	}
-	todo, err := h.todos.Update(c.Request.Context(), currentUser(c).ID, id, in, precondition(c))
+	todo, err := h.todos.Update(c.Request.Context(), currentUser(c).ID, id, req.input(), precondition(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -200,8 +186,10 @@ func (h todoHandlers) remove(c *gin.Context) {
 // list: GET /todos.
 func (h todoHandlers) list(c *gin.Context) {
 	q, problems := ParseListQuery(c.Request.URL.RawQuery)
-	if problems = dedupe(append(problems, h.todos.CheckQuery(q)...)); len(problems) > 0 {
-		writeError(c, &services.QueryError{Fields: problems})
+	if len(problems) > 0 {
+		// List checks the rules itself; they are asked for here only to
+		// list every bad parameter in one answer.
+		writeError(c, &services.QueryError{Fields: merge(problems, h.todos.CheckQuery(q))})
 		return
 	}
 	page, err := h.todos.List(c.Request.Context(), currentUser(c).ID, q)

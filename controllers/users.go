@@ -28,11 +28,11 @@ func (h userHandlers) me(c *gin.Context) {
 
 // update: PATCH /users/me.
 func (h userHandlers) update(c *gin.Context) {
-	var in services.UpdateUserInput
-	if !bindValid(c, h.maxBytes, &in, func() *services.ValidationError { return in.Validate() }) {
+	var req updateUserRequest
+	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }) {
 		return
 	}
-	user, err := h.users.Update(c.Request.Context(), currentUser(c), in, clientKey(c))
+	user, err := h.users.Update(c.Request.Context(), currentUser(c), req.input(), clientKey(c))
 	if err != nil {
 		writeError(c, err)
 		return

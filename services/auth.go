@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -104,14 +105,14 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 	}, nil
 }
 
-// RegisterInput is the body of POST /auth/register.
+// RegisterInput is a new account.
 type RegisterInput struct {
-	Email    Optional[string] `json:"email"`
-	Username Optional[string] `json:"username"`
-	Password Optional[string] `json:"password"`
+	Email    Optional[string]
+	Username Optional[string]
+	Password Optional[string]
 }
 
-// Validate lists every invalid field.
+// Validate lists every invalid field; Register calls it.
 func (in RegisterInput) Validate() *ValidationError {
 	v := &ValidationError{}
 	checkEmail(v, in.Email, true)
@@ -171,6 +172,26 @@ func checkPassword(v *ValidationError, field string, o Optional[string], isRequi
 	case strings.IndexByte(o.Value, 0) >= 0:
 		v.Add(field, "must not contain NUL characters")
 	}
+}
+
+// ValidateLogin lists what is wrong with login credentials before any
+// account is looked up: both are required, and must be text PostgreSQL
+// can compare. username may be an email.
+func ValidateLogin(username, password string) *ValidationError {
+	v := &ValidationError{}
+	for _, f := range []struct{ name, value string }{{"username", username}, {"password", password}} {
+		switch {
+		case f.value == "":
+			v.Add(f.name, "is required")
+		case strings.IndexByte(f.value, 0) >= 0 || !utf8.ValidString(f.value):
+			v.Add(f.name, "must be valid UTF-8 text without NUL characters")
+		case f.name == "password" && len(f.value) > MaxPasswordBytes:
+			// As register does: bcrypt would ignore the bytes past 72, so
+			// a longer password would match more than its owner typed.
+			v.Add(f.name, "must be at most %d bytes", MaxPasswordBytes)
+		}
+	}
+	return v
 }
 
 // Register creates an active user.
@@ -248,8 +269,12 @@ type Token struct {
 // unknown user, a wrong password and a deactivated user all answer
 // ErrUnauthorized after one bcrypt comparison. client identifies the
 // caller (its address, or /64 for IPv6) for the failed-attempt limits; a
-// client over them gets a *RateLimitError before any comparison.
+// client over them gets a *RateLimitError before any comparison, and
+// credentials ValidateLogin refuses a *ValidationError before any lookup.
 func (a *Auth) Login(ctx context.Context, identifier, password, client string) (Token, error) {
+	if err := ValidateLogin(identifier, password).Err(); err != nil {
+		return Token{}, err
+	}
 	identifier = strings.TrimSpace(identifier)
 	var user models.User
 	q := a.db.WithContext(ctx)

@@ -131,7 +131,8 @@ func FuzzCursorDecode(f *testing.F) {
 		// cursor it accepts lists without error.
 		s := NewTodos(db, relCursorKey, nil)
 		for _, sort := range SortKeys {
-			q := ListQuery{Sort: sort, Cursor: signed, Limit: 2}
+			limit := 2
+			q := ListQuery{Sort: &sort, Cursor: &signed, Limit: &limit}
 			problems := s.CheckQuery(q)
 			accepted := len(problems) == 0
 			if accepted && (c.Sort != sort || c.Filters != q.fingerprint()) {
@@ -150,8 +151,8 @@ func FuzzCursorDecode(f *testing.F) {
 			if err != nil && !errors.Is(err, ErrUnstorable) {
 				t.Fatalf("List with a cursor CheckQuery accepted (%s): %v", payload, err)
 			}
-			if len(page.Items) > q.Limit {
-				t.Fatalf("List returned %d items for limit %d", len(page.Items), q.Limit)
+			if len(page.Items) > limit {
+				t.Fatalf("List returned %d items for limit %d", len(page.Items), limit)
 			}
 		}
 	})

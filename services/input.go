@@ -1,14 +1,13 @@
 package services
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"unicode/utf8"
 )
 
-// Optional is a request field that tells "absent" from an explicit null:
-// Set is true when the field was present, Null when its value was null.
+// Optional is an input field that tells "not given" from "cleared": Set is
+// true when the field was given, Null when it was given without a value
+// (which clears description or due_date, and is refused elsewhere).
 type Optional[T any] struct {
 	Set   bool
 	Null  bool
@@ -17,17 +16,6 @@ type Optional[T any] struct {
 
 // Some returns a present, non-null Optional.
 func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, Value: v} }
-
-// UnmarshalJSON records presence and null-ness. encoding/json calls it for
-// null too, which is what lets PATCH clear a field.
-func (o *Optional[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		o.Null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.Value)
-}
 
 // checkText validates a string field: no NUL (PostgreSQL cannot store it in
 // text), valid UTF-8, and a length in characters within [min, max].

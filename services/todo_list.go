@@ -1,15 +1,14 @@
 package services
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -26,41 +25,109 @@ const (
 // DefaultSort is the list order when none is asked for.
 const DefaultSort = "-created_at"
 
-// sortSpec is one sort key: the column, its direction, and whether it can be
-// NULL (NULLs sort last ascending and first descending, PostgreSQL's default,
-// so one index serves both directions). Ties are broken by id in the same
-// direction, so the order is total and pages never overlap or skip.
-type sortSpec struct {
+// sortKey is one column a list can be sorted by: ascending under its name,
+// descending under "-" + its name. nullable columns put NULLs last
+// ascending and first descending (PostgreSQL's default, so one index serves
+// both directions). value is the row's value as a cursor keeps it (nil for
+// NULL); parse turns a cursor's value back into one to compare with the
+// column, and says whether it could.
+type sortKey struct {
+	name     string
 	column   string
-	desc     bool
 	nullable bool
+	value    func(models.Todo) any
+	parse    func(any) (any, bool)
 }
 
-var sorts = map[string]sortSpec{
-	"created_at":  {column: "created_at"},
-	"-created_at": {column: "created_at", desc: true},
-	"priority":    {column: "priority"},
-	"-priority":   {column: "priority", desc: true},
-	"due_date":    {column: "due_date", nullable: true},
-	"-due_date":   {column: "due_date", desc: true, nullable: true},
-	"title":       {column: "title"},
-	"-title":      {column: "title", desc: true},
+// sortKeys are the sort columns; adding one is one entry here (and an
+// index that serves it, see models).
+var sortKeys = []sortKey{
+	{name: "created_at", column: "created_at", parse: parseMicros,
+		value: func(t models.Todo) any { return t.CreatedAt.UnixMicro() }},
+	{name: "priority", column: "priority", parse: parseInteger,
+		value: func(t models.Todo) any { return int64(t.Priority) }},
+	{name: "due_date", column: "due_date", nullable: true, parse: parseMicros,
+		value: func(t models.Todo) any {
+			if t.DueDate == nil {
+				return nil
+			}
+			return t.DueDate.UnixMicro()
+		}},
+	{name: "title", column: "title", parse: parseText,
+		value: func(t models.Todo) any { return t.Title }},
 }
 
-// SortKeys lists the accepted sort values, for messages and docs.
-var SortKeys = []string{"created_at", "-created_at", "priority", "-priority", "due_date", "-due_date", "title", "-title"}
+// parseInteger reads a number a cursor holds (json.Number: exact for any
+// int64).
+func parseInteger(v any) (any, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return nil, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
+}
 
-// ListQuery is a parsed GET /todos query.
+// parseMicros reads a time a cursor holds as unix microseconds.
+func parseMicros(v any) (any, bool) {
+	n, ok := parseInteger(v)
+	if !ok {
+		return nil, false
+	}
+	return time.UnixMicro(n.(int64)).UTC(), true
+}
+
+func parseText(v any) (any, bool) {
+	s, ok := v.(string)
+	return s, ok
+}
+
+// sortOrder is a sort key in one direction. Ties are broken by id in the
+// same direction, so the order is total and pages never overlap or skip.
+type sortOrder struct {
+	key  sortKey
+	desc bool
+}
+
+// sorts maps every accepted sort value to its order; SortKeys lists the
+// values, for messages and docs.
+var sorts, SortKeys = func() (map[string]sortOrder, []string) {
+	m := make(map[string]sortOrder, 2*len(sortKeys))
+	names := make([]string, 0, 2*len(sortKeys))
+	for _, k := range sortKeys {
+		m[k.name] = sortOrder{key: k}
+		m["-"+k.name] = sortOrder{key: k, desc: true}
+		names = append(names, k.name, "-"+k.name)
+	}
+	return m, names
+}()
+
+// ListQuery is a listing request. Nil Sort and Limit take the defaults; a
+// nil Cursor asks for a page by offset.
 type ListQuery struct {
 	Completed   *bool
 	MinPriority *int
 	Q           string
 	DueBefore   *time.Time
 	DueAfter    *time.Time
-	Sort        string
-	Limit       int
+	Sort        *string
+	Limit       *int
 	Offset      int
-	Cursor      string
+	Cursor      *string
+}
+
+func (q ListQuery) sort() string {
+	if q.Sort == nil {
+		return DefaultSort
+	}
+	return *q.Sort
+}
+
+func (q ListQuery) limit() int {
+	if q.Limit == nil {
+		return DefaultLimit
+	}
+	return *q.Limit
 }
 
 // Page is one page of a listing.
@@ -74,14 +141,15 @@ type Page struct {
 
 // List returns one page of the user's todos under the filters, and the
 // number of all matches. Pages come by offset or, with a cursor, by keyset:
-// a cursor page costs the same however deep it is.
+// a cursor page costs the same however deep it is. A query CheckQuery
+// refuses is a *QueryError.
 func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, error) {
-	q = q.withDefaults()
-	if problems := s.CheckQuery(q); len(problems) > 0 {
+	problems, after := s.check(q)
+	if len(problems) > 0 {
 		return Page{}, &QueryError{Fields: problems}
 	}
-	spec := sorts[q.Sort]
-	fingerprint := q.fingerprint()
+	order := sorts[q.sort()]
+	limit := q.limit()
 
 	db := s.db.WithContext(ctx)
 	filtered := applyFilters(db.Model(&models.Todo{}).Where("user_id = ?", userID), q)
@@ -92,57 +160,44 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 	}
 
 	page := filtered.Session(&gorm.Session{})
-	if q.Cursor != "" {
-		c, _ := s.cursors.decode(q.Cursor) // checked by CheckQuery
-		after, args, _ := spec.after(c)
-		page = page.Where(after, args...)
+	if after != nil {
+		cond, args := order.after(*after)
+		page = page.Where(cond, args...)
 	} else if q.Offset > 0 {
 		page = page.Offset(q.Offset)
 	}
 	dir := "ASC"
-	if spec.desc {
+	if order.desc {
 		dir = "DESC"
 	}
 	var items []models.Todo
 	err := read(ctx, func() error {
-		return page.Session(&gorm.Session{}).Order(spec.column + " " + dir + ", id " + dir).Limit(q.Limit + 1).Find(&items).Error
+		return page.Session(&gorm.Session{}).Order(order.key.column + " " + dir + ", id " + dir).Limit(limit + 1).Find(&items).Error
 	})
 	if err != nil {
 		return Page{}, translate(err, "list todos")
 	}
-	result := Page{Items: items, Total: total, Limit: q.Limit, Offset: q.Offset}
-	if len(items) > q.Limit {
-		result.Items = items[:q.Limit]
-		next := s.cursors.encode(spec.cursorAt(q.Sort, fingerprint, result.Items[q.Limit-1]))
+	result := Page{Items: items, Total: total, Limit: limit, Offset: q.Offset}
+	if len(items) > limit {
+		result.Items = items[:limit]
+		last := result.Items[limit-1]
+		next := s.cursors.encode(cursor{Sort: q.sort(), Filters: q.fingerprint(), Value: order.key.value(last), ID: last.ID})
 		result.NextCursor = &next
 	}
 	return result, nil
 }
 
-func (q ListQuery) withDefaults() ListQuery {
-	if q.Sort == "" {
-		q.Sort = DefaultSort
-	}
-	if q.Limit == 0 {
-		q.Limit = DefaultLimit
-	}
-	return q
-}
-
-// CheckQuery lists every problem with a listing query (zero Sort and Limit
-// mean the defaults): ranges, the sort key, and the cursor, which must be
-// one this service signed, for the same sort and filters.
-func (s *Todos) CheckQuery(q ListQuery) []FieldError {
-	q = q.withDefaults()
+// Check lists the problems of a listing query that need no signing key:
+// ranges, the sort key, and how a cursor may be combined.
+func (q ListQuery) Check() []FieldError {
 	var problems []FieldError
 	add := func(field, format string, args ...any) {
 		problems = append(problems, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
-	spec, sortOK := sorts[q.Sort]
-	if !sortOK {
+	if _, ok := sorts[q.sort()]; !ok {
 		add("sort", "must be one of %s", strings.Join(SortKeys, ", "))
 	}
-	if q.Limit < 1 || q.Limit > MaxLimit {
+	if n := q.limit(); n < 1 || n > MaxLimit {
 		add("limit", "must be an integer from 1 to %d", MaxLimit)
 	}
 	if q.Offset < 0 {
@@ -151,31 +206,54 @@ func (s *Todos) CheckQuery(q ListQuery) []FieldError {
 	if q.MinPriority != nil && (*q.MinPriority < MinPriority || *q.MinPriority > MaxPriority) {
 		add("min_priority", "must be an integer from %d to %d", MinPriority, MaxPriority)
 	}
-	if len([]rune(q.Q)) > MaxQueryLength {
+	if utf8.RuneCountInString(q.Q) > MaxQueryLength {
 		add("q", "must be at most %d characters", MaxQueryLength)
-	} else if strings.IndexByte(q.Q, 0) >= 0 {
-		add("q", "must not contain NUL characters")
+	} else if strings.IndexByte(q.Q, 0) >= 0 || !utf8.ValidString(q.Q) {
+		add("q", "must be valid text without NUL characters")
 	}
-	if q.Cursor == "" {
-		return problems
-	}
-	if q.Offset != 0 {
-		add("cursor", "cannot be combined with offset")
-		return problems
-	}
-	c, err := s.cursors.decode(q.Cursor)
 	switch {
-	case err != nil:
-		add("cursor", "is not a valid cursor; start again without one")
-	case !sortOK:
-	case c.Sort != q.Sort || c.Filters != q.fingerprint():
-		add("cursor", "was issued for another sort or other filters; start again without one")
-	default:
-		if _, _, err := spec.after(c); err != nil {
-			add("cursor", "is not a valid cursor; start again without one")
-		}
+	case q.Cursor == nil:
+	case *q.Cursor == "":
+		add("cursor", "must not be empty")
+	case q.Offset != 0:
+		add("cursor", "cannot be combined with offset")
 	}
 	return problems
+}
+
+// CheckQuery lists every problem of a listing query: those of Check, and a
+// cursor's, which must be one this service signed, for the same sort and
+// filters. List calls it.
+func (s *Todos) CheckQuery(q ListQuery) []FieldError {
+	problems, _ := s.check(q)
+	return problems
+}
+
+// check is CheckQuery, also returning the cursor when there is a valid one.
+func (s *Todos) check(q ListQuery) ([]FieldError, *cursor) {
+	problems := q.Check()
+	if q.Cursor == nil {
+		return problems, nil
+	}
+	for _, p := range problems {
+		if p.Field == "cursor" {
+			return problems, nil
+		}
+	}
+	c, err := s.cursors.decode(*q.Cursor)
+	order, sortOK := sorts[q.sort()]
+	invalid := FieldError{Field: "cursor", Message: "is not a valid cursor; start again without one"}
+	switch {
+	case err != nil:
+		return append(problems, invalid), nil
+	case !sortOK:
+		return problems, nil
+	case c.Sort != q.sort() || c.Filters != q.fingerprint():
+		return append(problems, FieldError{Field: "cursor", Message: "was issued for another sort or other filters; start again without one"}), nil
+	case !order.accepts(c):
+		return append(problems, invalid), nil
+	}
+	return problems, &c
 }
 
 func applyFilters(db *gorm.DB, q ListQuery) *gorm.DB {
@@ -223,134 +301,42 @@ func (q ListQuery) fingerprint() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
-// cursor is the position after the last row of a page.
-type cursor struct {
-	Sort    string `json:"s"`
-	Filters string `json:"f"`
-	// Value is the sort column of the last row: unix microseconds for
-	// times, the number for priority, the text for title; nil for a NULL.
-	Value any   `json:"v"`
-	ID    int64 `json:"i"`
+// value is c's sort value as the column compares it; ok is false when c
+// cannot be a position in this order (NULL for a column that has none, or
+// a value of the wrong kind).
+func (o sortOrder) value(c cursor) (v any, ok bool) {
+	if c.Value == nil {
+		return nil, o.key.nullable
+	}
+	return o.key.parse(c.Value)
 }
 
-func (spec sortSpec) cursorAt(sort, fingerprint string, t models.Todo) cursor {
-	c := cursor{Sort: sort, Filters: fingerprint, ID: t.ID}
-	switch spec.column {
-	case "created_at":
-		c.Value = t.CreatedAt.UnixMicro()
-	case "priority":
-		c.Value = int64(t.Priority)
-	case "title":
-		c.Value = t.Title
-	case "due_date":
-		if t.DueDate != nil {
-			c.Value = t.DueDate.UnixMicro()
-		}
-	}
-	return c
+func (o sortOrder) accepts(c cursor) bool {
+	_, ok := o.value(c)
+	return ok
 }
 
-// after returns the keyset condition "rows after c" in this sort order.
-func (spec sortSpec) after(c cursor) (string, []any, error) {
-	cmp := ">"
-	if spec.desc {
-		cmp = "<"
-	}
-	var value any
-	switch v := c.Value.(type) {
-	case nil:
-		if !spec.nullable {
-			return "", nil, fmt.Errorf("null cursor value for %s", spec.column)
+// after returns the keyset condition "rows after c" in this order; c must
+// be one accepts allows.
+func (o sortOrder) after(c cursor) (string, []any) {
+	value, _ := o.value(c)
+	col := o.key.column
+	if !o.key.nullable {
+		cmp := ">"
+		if o.desc {
+			cmp = "<"
 		}
-	case json.Number: // decoded with UseNumber: exact for any int64
-		n, err := v.Int64()
-		if err != nil {
-			return "", nil, fmt.Errorf("non-integer cursor value")
-		}
-		switch spec.column {
-		case "created_at", "due_date":
-			value = time.UnixMicro(n).UTC()
-		case "priority":
-			value = n
-		default:
-			return "", nil, fmt.Errorf("numeric cursor value for %s", spec.column)
-		}
-	case string:
-		if spec.column != "title" {
-			return "", nil, fmt.Errorf("text cursor value for %s", spec.column)
-		}
-		value = v
-	default:
-		return "", nil, fmt.Errorf("bad cursor value")
-	}
-	col := spec.column
-	if !spec.nullable {
-		return fmt.Sprintf("(%s, id) %s (?, ?)", col, cmp), []any{value, c.ID}, nil
+		return fmt.Sprintf("(%s, id) %s (?, ?)", col, cmp), []any{value, c.ID}
 	}
 	// NULLs come last ascending and first descending.
 	switch {
-	case !spec.desc && value == nil:
-		return fmt.Sprintf("(%s IS NULL AND id > ?)", col), []any{c.ID}, nil
-	case !spec.desc:
-		return fmt.Sprintf("(%[1]s > ? OR (%[1]s = ? AND id > ?) OR %[1]s IS NULL)", col), []any{value, value, c.ID}, nil
+	case !o.desc && value == nil:
+		return fmt.Sprintf("(%s IS NULL AND id > ?)", col), []any{c.ID}
+	case !o.desc:
+		return fmt.Sprintf("(%[1]s > ? OR (%[1]s = ? AND id > ?) OR %[1]s IS NULL)", col), []any{value, value, c.ID}
 	case value == nil:
-		return fmt.Sprintf("((%[1]s IS NULL AND id < ?) OR %[1]s IS NOT NULL)", col), []any{c.ID}, nil
+		return fmt.Sprintf("((%[1]s IS NULL AND id < ?) OR %[1]s IS NOT NULL)", col), []any{c.ID}
 	default:
-		return fmt.Sprintf("(%[1]s < ? OR (%[1]s = ? AND id < ?))", col), []any{value, value, c.ID}, nil
+		return fmt.Sprintf("(%[1]s < ? OR (%[1]s = ? AND id < ?))", col), []any{value, value, c.ID}
 	}
-}
-
-// maxCursorLength bounds what decode reads: the longest cursor (a 255
-// character title of control characters, each escaped to six bytes) is
-// about 2,200 characters.
-const maxCursorLength = 4096
-
-// cursorCodec signs cursors so that a tampered one is refused rather than
-// trusted: base64url(JSON) "." base64url(HMAC-SHA256[:16]).
-type cursorCodec struct {
-	key []byte
-}
-
-func (cc cursorCodec) encode(c cursor) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keeps cursors of titles full of <>& short
-	enc.Encode(c)
-	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(cc.sign(payload))
-}
-
-func (cc cursorCodec) sign(payload []byte) []byte {
-	mac := hmac.New(sha256.New, cc.key)
-	mac.Write([]byte("todo-api cursor v1\x00"))
-	mac.Write(payload)
-	return mac.Sum(nil)[:16]
-}
-
-func (cc cursorCodec) decode(s string) (cursor, error) {
-	var c cursor
-	if len(s) > maxCursorLength {
-		return c, fmt.Errorf("cursor too long")
-	}
-	body, sig, ok := strings.Cut(s, ".")
-	if !ok {
-		return c, fmt.Errorf("malformed cursor")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return c, err
-	}
-	given, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return c, err
-	}
-	if !hmac.Equal(given, cc.sign(payload)) {
-		return c, fmt.Errorf("cursor signature mismatch")
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&c); err != nil {
-		return c, err
-	}
-	return c, nil
 }

@@ -39,19 +39,21 @@ func NewTodos(db *gorm.DB, cursorKey []byte, now func() time.Time) *Todos {
 	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}}
 }
 
-// TodoInput is the body of a create or a patch. In a create, absent fields
-// take their defaults; in a patch, absent fields are left alone and a null
-// clears description or due_date.
+// TodoInput is a todo to create or a patch. In a create, fields not given
+// take their defaults; in a patch, they are left alone and Null clears
+// description or due_date.
 type TodoInput struct {
-	Title       Optional[string]    `json:"title"`
-	Description Optional[string]    `json:"description"`
-	Completed   Optional[bool]      `json:"completed"`
-	Priority    Optional[int]       `json:"priority"`
-	DueDate     Optional[time.Time] `json:"due_date"`
+	Title       Optional[string]
+	Description Optional[string]
+	Completed   Optional[bool]
+	Priority    Optional[int]
+	DueDate     Optional[time.Time]
 }
 
 // Validate lists every problem of the input, with field names prefixed by
-// prefix (for batch items). creating makes title required.
+// prefix (for batch items). creating makes title required. Create, Update
+// and CreateBatch call it; it is exported for callers that must list these
+// problems together with their own when they cannot call the service.
 func (in TodoInput) Validate(prefix string, creating bool) *ValidationError {
 	v := &ValidationError{}
 	switch {
@@ -119,20 +121,7 @@ func (s *Todos) Create(ctx context.Context, userID int64, in TodoInput) (models.
 // first (errors name items[i].field), then one multi-row INSERT runs in one
 // transaction.
 func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput) ([]models.Todo, error) {
-	v := &ValidationError{}
-	switch {
-	case len(items) == 0:
-		v.Add("items", "must hold at least 1 todo")
-	case len(items) > MaxBatchItems:
-		v.Add("items", "must hold at most %d todos, got %d", MaxBatchItems, len(items))
-	}
-	for i, in := range items {
-		if len(items) > MaxBatchItems {
-			break
-		}
-		v.Fields = append(v.Fields, in.Validate(fmt.Sprintf("items[%d].", i), true).Fields...)
-	}
-	if err := v.Err(); err != nil {
+	if err := ValidateBatch(items).Err(); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -149,6 +138,23 @@ func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput
 		return nil, translate(err, "create todo batch")
 	}
 	return todos, nil
+}
+
+// ValidateBatch lists every problem of a batch: its size, and when the size
+// is within bounds, every item's (named items[i].field).
+func ValidateBatch(items []TodoInput) *ValidationError {
+	v := &ValidationError{}
+	switch {
+	case len(items) == 0:
+		v.Add("items", "must hold at least 1 todo")
+	case len(items) > MaxBatchItems:
+		v.Add("items", "must hold at most %d todos, got %d", MaxBatchItems, len(items))
+		return v
+	}
+	for i, in := range items {
+		v.Fields = append(v.Fields, in.Validate(fmt.Sprintf("items[%d].", i), true).Fields...)
+	}
+	return v
 }
 
 // Get returns one of the user's todos.

@@ -27,16 +27,16 @@ func NewUsers(db *gorm.DB, auth *Auth) *Users {
 	return &Users{db: db, auth: auth}
 }
 
-// UpdateUserInput is the body of PATCH /users/me. CurrentPassword is
+// UpdateUserInput is a change to the current user. CurrentPassword is
 // required to change email or password.
 type UpdateUserInput struct {
-	Email           Optional[string] `json:"email"`
-	Username        Optional[string] `json:"username"`
-	Password        Optional[string] `json:"password"`
-	CurrentPassword Optional[string] `json:"current_password"`
+	Email           Optional[string]
+	Username        Optional[string]
+	Password        Optional[string]
+	CurrentPassword Optional[string]
 }
 
-// Validate lists every invalid field.
+// Validate lists every invalid field; Update calls it.
 func (in UpdateUserInput) Validate() *ValidationError {
 	v := &ValidationError{}
 	checkEmail(v, in.Email, false)

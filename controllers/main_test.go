@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -125,7 +126,8 @@ func (r response) Decode(t testing.TB, v any) {
 }
 
 // req describes a request. Body is marshalled to JSON unless it is a
-// string or []byte, which are sent as they are.
+// string or []byte, which are sent as they are, or an io.Reader, which is
+// streamed as JSON of unknown length (chunked).
 type req struct {
 	Method, Path string
 	Token        string
@@ -134,14 +136,21 @@ type req struct {
 	// Peer is the connection's remote address (host:port); empty means
 	// httptest's 192.0.2.1:1234.
 	Peer string
+	// ContentLength, when not 0, is the length declared whatever the
+	// body's.
+	ContentLength int64
 }
 
 func (a *api) do(r req) response {
 	a.t.Helper()
 	var raw []byte
+	var stream io.Reader
+	var streamed bytes.Buffer
 	contentType := ""
 	switch b := r.Body.(type) {
 	case nil:
+	case io.Reader:
+		stream, contentType = b, "application/json"
 	case string:
 		raw, contentType = []byte(b), "application/json"
 	case []byte:
@@ -154,6 +163,14 @@ func (a *api) do(r req) response {
 		contentType = "application/json"
 	}
 	hr := httptest.NewRequest(r.Method, r.Path, bytes.NewReader(raw))
+	if stream != nil {
+		hr = httptest.NewRequest(r.Method, r.Path, io.NopCloser(io.TeeReader(stream, &streamed)))
+		hr.ContentLength = -1
+		hr.TransferEncoding = []string{"chunked"}
+	}
+	if r.ContentLength != 0 {
+		hr.ContentLength = r.ContentLength
+	}
 	if contentType != "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
@@ -173,6 +190,9 @@ func (a *api) do(r req) response {
 	header := hr.Header.Clone()
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, hr)
+	if stream != nil {
+		raw = streamed.Bytes()
+	}
 	checkSpec(a.t, r.Method, r.Path, header, raw, rec)
 	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }

@@ -766,30 +766,25 @@ func TestListBadQuery(t *testing.T) {
 	acc := newAccount(t, a)
 	listBatch(t, a, acc.Token, []listInput{{Title: "one"}, {Title: "two", Priority: 5, Completed: true}})
 	long := strings.Repeat("x", 201)
+	// The ranges, the sort keys and the cursor rules are tabled in
+	// services (TestListQueryCheck); here each kind of problem once, for
+	// the wiring, with every syntax problem the parser finds.
 	cases := []struct {
 		name string
 		raw  string
 		want []string
 	}{
 		{"sort=nope", "sort=nope", []string{"sort"}},
-		{"sort empty", "sort=", []string{"sort"}},
-		{"sort=TITLE", "sort=TITLE", []string{"sort"}},
-		{"sort=+title", "sort=%2Btitle", []string{"sort"}},
-		{"limit=0", "limit=0", []string{"limit"}},
 		{"limit=101", "limit=101", []string{"limit"}},
 		{"limit=abc", "limit=abc", []string{"limit"}},
-		{"limit=-1", "limit=-1", []string{"limit"}},
 		{"limit=1.5", "limit=1.5", []string{"limit"}},
 		{"limit empty", "limit=", []string{"limit"}},
-		{"offset=-1", "offset=-1", []string{"offset"}},
 		{"offset=abc", "offset=abc", []string{"offset"}},
 		{"offset huge", "offset=99999999999999999999999", []string{"offset"}},
 		{"completed=maybe", "completed=maybe", []string{"completed"}},
 		{"completed=yes", "completed=yes", []string{"completed"}},
 		{"completed empty", "completed=", []string{"completed"}},
 		{"min_priority=9", "min_priority=9", []string{"min_priority"}},
-		{"min_priority=6", "min_priority=6", []string{"min_priority"}},
-		{"min_priority=-1", "min_priority=-1", []string{"min_priority"}},
 		{"min_priority=high", "min_priority=high", []string{"min_priority"}},
 		{"due_before=yesterday", "due_before=yesterday", []string{"due_before"}},
 		{"due_before date only", "due_before=2026-01-01", []string{"due_before"}},
@@ -804,7 +799,6 @@ func TestListBadQuery(t *testing.T) {
 		{"repeated identical", "sort=title&sort=title", []string{"sort"}},
 		{"all at once", "sort=nope&limit=0&offset=-1&completed=maybe&min_priority=9&due_before=yesterday&due_after=soon&foo=1&q=a&q=b",
 			[]string{"sort", "limit", "offset", "completed", "min_priority", "due_before", "due_after", "foo", "q"}},
-		{"limit=101 and offset=-1", "limit=101&offset=-1", []string{"limit", "offset"}},
 		{"bad limit and bad cursor", "limit=0&cursor=garbage", []string{"limit", "cursor"}},
 	}
 	for _, tc := range cases {

@@ -306,6 +306,9 @@ type todoPage struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }
+
 // createTodo creates a todo and returns it with its ETag.
 func createTodo(t testing.TB, a *api, token string, body map[string]any) (todo, string) {
 	t.Helper()

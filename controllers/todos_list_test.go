@@ -49,8 +49,6 @@ func (in listInput) body() map[string]any {
 	return m
 }
 
-func listPtr[T any](v T) *T { return &v }
-
 // listBatch creates the inputs with POST /todos/batch (up to 1000 per call)
 // and returns them as todos: the fields the test sent, the id and
 // created_at the server assigned. It checks the server echoed the fields.
@@ -410,7 +408,7 @@ func listSeedWalk(t *testing.T, a *api, token string, n, batches int) []todo {
 				Priority:  rng.IntN(6),
 			}
 			if rng.IntN(3) > 0 {
-				in.Description = listPtr(descs[rng.IntN(len(descs))])
+				in.Description = ptr(descs[rng.IntN(len(descs))])
 			}
 			if rng.IntN(2) == 0 {
 				k := rng.IntN(8)
@@ -574,12 +572,12 @@ func TestListSearchLiteral(t *testing.T) {
 		{Title: "backslash"},
 		{Title: `odd \% mix`},
 		{Title: "it's fine"},
-		{Title: "plain", Description: listPtr("has 100% in the description")},
-		{Title: "sqlish", Description: listPtr("' OR 1=1 --")},
+		{Title: "plain", Description: ptr("has 100% in the description")},
+		{Title: "sqlish", Description: ptr("' OR 1=1 --")},
 		{Title: "Mixed CASE Title"},
 		{Title: "École d'été"},
 		{Title: "wild%card_both"},
-		{Title: "nothing special", Description: listPtr("")},
+		{Title: "nothing special", Description: ptr("")},
 	}
 	created := listBatch(t, a, acc.Token, ins)
 	// Someone else's todos with the same texts must never show up.
@@ -915,7 +913,7 @@ func TestListOwnerIsolation(t *testing.T) {
 		var ins []listInput
 		for i := range n {
 			d := time.Date(2026, 5, 1+i%5, 0, 0, 0, 0, time.UTC)
-			ins = append(ins, listInput{Title: fmt.Sprintf("shared title %02d", i%7), Description: listPtr("shared"), Priority: i % 6, Completed: i%2 == 0, DueDate: &d})
+			ins = append(ins, listInput{Title: fmt.Sprintf("shared title %02d", i%7), Description: ptr("shared"), Priority: i % 6, Completed: i%2 == 0, DueDate: &d})
 		}
 		return listBatch(t, a, acc.Token, ins)
 	}

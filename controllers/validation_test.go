@@ -67,20 +67,11 @@ func valEmail(n int) string {
 	return valPad(valName("e"), n-len(valEmailTail), "a") + valEmailTail
 }
 
-// valProblem checks the status and the problem document, and returns it.
-func valProblem(t testing.TB, r response, status int) problem {
-	t.Helper()
-	expect(t, r, status)
-	var p problem
-	r.Decode(t, &p)
-	return p
-}
-
 // valWantFields checks that r is a problem with status that lists exactly
 // the fields want (in any order).
 func valWantFields(t testing.TB, r response, status int, want ...string) {
 	t.Helper()
-	got := valProblem(t, r, status).fields()
+	got := checkProblem(t, expect(t, r, status)).fields()
 	g, w := slices.Clone(got), slices.Clone(want)
 	slices.Sort(g)
 	slices.Sort(w)
@@ -146,8 +137,6 @@ func valSameTodo(a, b todo) bool {
 		a.Completed == b.Completed && a.Priority == b.Priority && sameTime(a.DueDate, b.DueDate) &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
-
-func valStr(s string) *string { return &s }
 
 func valDesc(p *string) string {
 	if p == nil {
@@ -453,10 +442,10 @@ func valTodoCreateCases() []valTodoCase {
 		// description
 		{name: "description absent is null", body: map[string]any{"title": "d"}, check: valWantDescription(nil)},
 		{name: "description null", body: map[string]any{"title": "d", "description": nil}, check: valWantDescription(nil)},
-		{name: "description kept as sent", body: map[string]any{"title": "d", "description": "line 1\nline 2"}, check: valWantDescription(valStr("line 1\nline 2"))},
-		{name: "description 10000 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10000)}, check: valWantDescription(valStr(strings.Repeat("d", 10000)))},
-		{name: "description 10000 two-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("é", 10000)}, check: valWantDescription(valStr(strings.Repeat("é", 10000)))},
-		{name: "description 10000 four-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("😀", 10000)}, check: valWantDescription(valStr(strings.Repeat("😀", 10000)))},
+		{name: "description kept as sent", body: map[string]any{"title": "d", "description": "line 1\nline 2"}, check: valWantDescription(ptr("line 1\nline 2"))},
+		{name: "description 10000 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10000)}, check: valWantDescription(ptr(strings.Repeat("d", 10000)))},
+		{name: "description 10000 two-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("é", 10000)}, check: valWantDescription(ptr(strings.Repeat("é", 10000)))},
+		{name: "description 10000 four-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("😀", 10000)}, check: valWantDescription(ptr(strings.Repeat("😀", 10000)))},
 		{name: "description 10001 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10001)}, fields: []string{"description"}},
 		{name: "description number", body: map[string]any{"title": "d", "description": 5}, fields: []string{"description"}},
 		{name: "description array", body: map[string]any{"title": "d", "description": []string{"x"}}, fields: []string{"description"}},
@@ -499,7 +488,7 @@ func valTodoCreateCases() []valTodoCase {
 	cases = append(cases, valTodoCase{
 		name: "all fields",
 		body: map[string]any{"title": " All ", "description": "desc", "completed": true, "priority": 5, "due_date": "2030-01-02T03:04:05Z"},
-		check: valAll(valWantTitle("All"), valWantDescription(valStr("desc")), valWantCompleted(true), valWantPriority(5),
+		check: valAll(valWantTitle("All"), valWantDescription(ptr("desc")), valWantCompleted(true), valWantPriority(5),
 			valWantDue("2030-01-02T03:04:05Z")),
 	})
 	return cases
@@ -654,9 +643,9 @@ func TestValidationTodoPatch(t *testing.T) {
 		{name: "priority only", body: `{"priority":5}`, check: valWantPriority(5), same: unchangedExcept("priority")},
 		{name: "priority 0", body: `{"priority":0}`, check: valWantPriority(0), same: unchangedExcept("priority")},
 		{name: "completed only", body: `{"completed":true}`, check: valWantCompleted(true), same: unchangedExcept("completed")},
-		{name: "description only", body: `{"description":"new"}`, check: valWantDescription(valStr("new")), same: unchangedExcept("description")},
+		{name: "description only", body: `{"description":"new"}`, check: valWantDescription(ptr("new")), same: unchangedExcept("description")},
 		{name: "description null clears it", body: `{"description":null}`, check: valWantDescription(nil), same: unchangedExcept("description")},
-		{name: "description 10000 characters", body: map[string]any{"description": strings.Repeat("é", 10000)}, check: valWantDescription(valStr(strings.Repeat("é", 10000))), same: unchangedExcept("description")},
+		{name: "description 10000 characters", body: map[string]any{"description": strings.Repeat("é", 10000)}, check: valWantDescription(ptr(strings.Repeat("é", 10000))), same: unchangedExcept("description")},
 		{name: "due_date only", body: `{"due_date":"2028-02-29T12:00:00+01:00"}`, check: valWantDue("2028-02-29T11:00:00Z"), same: unchangedExcept("due_date")},
 		{name: "due_date null clears it", body: `{"due_date":null}`, check: valWantDue(""), same: unchangedExcept("due_date")},
 		{name: "two fields", body: `{"completed":true,"priority":4}`, check: valAll(valWantCompleted(true), valWantPriority(4)), same: unchangedExcept("completed", "priority")},

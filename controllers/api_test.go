@@ -322,6 +322,7 @@ func TestIfMatchForms(t *testing.T) {
 	expect(t, patch(`"nope"`), http.StatusPreconditionFailed)
 	expect(t, patch("W/"+tag), http.StatusPreconditionFailed)
 	expect(t, patch("garbage"), http.StatusPreconditionFailed)
+	expect(t, patch(`"!!"`), http.StatusPreconditionFailed)
 	r := expect(t, patch(`"stale", `+tag), http.StatusOK)
 	expect(t, patch("*"), http.StatusOK)
 	expect(t, a.do(req{Method: "PATCH", Path: "/api/v1/todos/999999999", Token: acc.Token, Header: map[string]string{"If-Match": r.Header.Get("ETag")}, Body: map[string]any{"priority": 1}}), http.StatusNotFound)

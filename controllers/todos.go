@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,9 +33,11 @@ type todoHandlers struct {
 	prefix   string
 }
 
-// etag renders a todo's version as a strong entity tag.
+// etag renders a todo's version, its updated_at in microseconds in base
+// 36, as a strong entity tag. Every write moves updated_at forward, so the
+// tag changes on every write.
 func etag(t models.Todo) string {
-	return `"` + services.Version(t) + `"`
+	return `"` + strconv.FormatInt(t.UpdatedAt.UnixMicro(), 36) + `"`
 }
 
 // todoID reads the {id} path segment. An id that is not a positive integer
@@ -49,7 +52,8 @@ func todoID(c *gin.Context) (int64, error) {
 
 // precondition parses If-Match: absent is nil, "*" matches any version,
 // otherwise a list of strong entity tags. Weak tags never match (RFC 9110
-// uses strong comparison for If-Match).
+// uses strong comparison for If-Match), nor do tags etag cannot have
+// made; an empty list is a precondition nothing meets.
 func precondition(c *gin.Context) *services.Precondition {
 	header := strings.TrimSpace(c.GetHeader("If-Match"))
 	if header == "" {
@@ -58,11 +62,14 @@ func precondition(c *gin.Context) *services.Precondition {
 	if header == "*" {
 		return &services.Precondition{Any: true}
 	}
-	pre := &services.Precondition{Versions: []string{}}
+	pre := &services.Precondition{At: []time.Time{}}
 	for _, tag := range strings.Split(header, ",") {
 		tag = strings.TrimSpace(tag)
-		if len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' {
-			pre.Versions = append(pre.Versions, tag[1:len(tag)-1])
+		if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+			continue
+		}
+		if micros, err := strconv.ParseInt(tag[1:len(tag)-1], 36, 64); err == nil {
+			pre.At = append(pre.At, time.UnixMicro(micros).UTC())
 		}
 	}
 	return pre

@@ -58,16 +58,16 @@ func TestVersionAdvancesWithAStoppedClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{Version(todo): true}
+	seen := map[int64]bool{todo.UpdatedAt.UnixMicro(): true}
 	for i := range 3 {
-		todo, err = s.Update(ctx, u.ID, todo.ID, TodoInput{}, &Precondition{Versions: []string{Version(todo)}})
+		todo, err = s.Update(ctx, u.ID, todo.ID, TodoInput{}, &Precondition{At: []time.Time{todo.UpdatedAt}})
 		if err != nil {
 			t.Fatalf("update %d: %v", i, err)
 		}
-		if seen[Version(todo)] {
-			t.Fatalf("update %d reused version %s", i, Version(todo))
+		if seen[todo.UpdatedAt.UnixMicro()] {
+			t.Fatalf("update %d reused version %s", i, todo.UpdatedAt)
 		}
-		seen[Version(todo)] = true
+		seen[todo.UpdatedAt.UnixMicro()] = true
 	}
 }
 
@@ -80,9 +80,9 @@ func TestPreconditionFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, pre := range map[string]*Precondition{
-		"empty list":   {Versions: []string{}},
-		"not base36":   {Versions: []string{"!!"}},
-		"other moment": {Versions: []string{"1"}},
+		"empty list":      {At: []time.Time{}},
+		"other moment":    {At: []time.Time{time.UnixMicro(1)}},
+		"after year 9999": {At: []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	} {
 		if _, err := s.Update(ctx, u.ID, todo.ID, TodoInput{}, pre); !errors.Is(err, ErrPreconditionFailed) {
 			t.Errorf("%s: Update err = %v, want ErrPreconditionFailed", name, err)
@@ -92,7 +92,7 @@ func TestPreconditionFailures(t *testing.T) {
 		}
 	}
 	other := newUser(t)
-	if _, err := s.Update(ctx, other.ID, todo.ID, TodoInput{}, &Precondition{Versions: []string{Version(todo)}}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Update(ctx, other.ID, todo.ID, TodoInput{}, &Precondition{At: []time.Time{todo.UpdatedAt}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("other user's Update err = %v, want ErrNotFound", err)
 	}
 }

@@ -3,7 +3,6 @@ package services
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -169,33 +168,25 @@ func (s *Todos) Get(ctx context.Context, userID, id int64) (models.Todo, error) 
 	return todo, nil
 }
 
-// Version is a todo's entity tag value: its updated_at in microseconds,
-// base 36. Every write moves updated_at forward, so it changes on every write.
-func Version(t models.Todo) string {
-	return strconv.FormatInt(t.UpdatedAt.UnixMicro(), 36)
-}
-
-// Precondition is a parsed If-Match: nil means unconditional; Any is "*";
-// Versions are the tag values given.
+// Precondition is what a conditional write accepts: nil means
+// unconditional; Any accepts every version; otherwise the todo's
+// updated_at must be one of At. Every write moves updated_at forward, so
+// it is the todo's version.
 type Precondition struct {
-	Any      bool
-	Versions []string
+	Any bool
+	At  []time.Time
 }
 
-// times returns the distinct updated_at instants the precondition accepts.
-// Tags that cannot be versions of ours (not base 36, or outside the years
-// PostgreSQL's timestamps and our JSON can hold) can never match and are
-// dropped.
+// times returns the distinct instants of At that can be versions of ours:
+// those outside the years PostgreSQL's timestamps and our JSON can hold
+// can never match, and are dropped.
 func (p *Precondition) times() []time.Time {
 	var out []time.Time
-	seen := make(map[int64]bool, len(p.Versions))
-	for _, v := range p.Versions {
-		micros, err := strconv.ParseInt(v, 36, 64)
-		if err != nil || seen[micros] {
-			continue
-		}
-		t := time.UnixMicro(micros).UTC()
-		if y := t.Year(); y < 1 || y > 9999 {
+	seen := make(map[int64]bool, len(p.At))
+	for _, t := range p.At {
+		t = t.UTC()
+		micros := t.UnixMicro()
+		if y := t.Year(); seen[micros] || y < 1 || y > 9999 {
 			continue
 		}
 		seen[micros] = true
@@ -204,17 +195,17 @@ func (p *Precondition) times() []time.Time {
 	return out
 }
 
-// maxInlineVersions is how many If-Match versions go into the write's WHERE
-// clause; a longer list (a client sending thousands of tags would exceed
-// PostgreSQL's 65,535 bind parameters) is first narrowed to the one that
-// matches the current version.
+// maxInlineVersions is how many accepted versions go into the write's
+// WHERE clause; a longer list (a client sending thousands of If-Match tags
+// would exceed PostgreSQL's 65,535 bind parameters) is first narrowed to
+// the one that matches the current version.
 const maxInlineVersions = 32
 
-// narrow reduces a long If-Match list to the current version when it is in
+// narrow reduces a long list of versions to the current one when it is in
 // the list, so the write stays one atomic conditional statement; when it is
 // not, the precondition has failed.
 func (s *Todos) narrow(ctx context.Context, userID, id int64, pre *Precondition) (*Precondition, error) {
-	if pre == nil || pre.Any || len(pre.Versions) <= maxInlineVersions {
+	if pre == nil || pre.Any || len(pre.At) <= maxInlineVersions {
 		return pre, nil
 	}
 	var current models.Todo
@@ -227,13 +218,13 @@ func (s *Todos) narrow(ctx context.Context, userID, id int64, pre *Precondition)
 	want := current.UpdatedAt.UnixMicro()
 	for _, t := range pre.times() {
 		if t.UnixMicro() == want {
-			return &Precondition{Versions: []string{Version(current)}}, nil
+			return &Precondition{At: []time.Time{t}}, nil
 		}
 	}
 	return nil, ErrPreconditionFailed
 }
 
-// conditional narrows a write to the versions If-Match accepts, so the check
+// conditional narrows a write to the versions pre accepts, so the check
 // and the write are one statement: of two writers holding the same version,
 // the second finds no row (PostgreSQL re-checks the WHERE after the first
 // commits) and gets ErrPreconditionFailed.

@@ -2,7 +2,7 @@
 // migrations build (columns, NOT NULLs, CHECKs, unique and secondary
 // indexes, the foreign key); `migrate check` proves the two agree.
 //
-// # Indexes and the queries they serve (see ../shared/API.md)
+// # Indexes and the queries they serve (the list queries of apidocs/openapi.yaml)
 //
 // Every todo query is scoped to one user, so every todo index leads with
 // user_id; the listing reads a page in index order and stops after LIMIT rows,

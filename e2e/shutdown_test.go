@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -96,9 +97,10 @@ type shutStats struct {
 // shutWatch is what the load balancer saw.
 type shutWatch struct {
 	polls        int
+	slowest      time.Duration // the slowest probe answered before the signal
 	n200, n503   int
 	first503     time.Time
-	firstClosed  time.Time // first transport error after the first 503: the listener is gone
+	firstClosed  time.Time // first transport error after the signal: the listener is gone
 	closedErr    error
 	reason503    string
 	errorsBefore []string // transport errors or odd statuses before any 503
@@ -138,6 +140,7 @@ func shutRun(t *testing.T, o shutOptions) {
 		stopOnce sync.Once
 		stopAt   atomic.Int64          // unix nanos when stop closed
 		closed   = make(chan struct{}) // the watcher saw the listener closed
+		signaled = make(chan struct{}) // the signal has been sent
 		quit     = make(chan struct{}) // the test is done
 		sigAt    time.Time
 	)
@@ -174,7 +177,13 @@ func shutRun(t *testing.T, o shutOptions) {
 	}
 
 	// The load balancer: polls /readyz; on 503 it stops new traffic, and it
-	// goes on polling until the listener refuses connections.
+	// goes on polling until the listener refuses connections. A probe that
+	// fails after the signal means the listener is gone even when no 503 was
+	// seen: that is recorded as readiness misbehaving, and closed is closed
+	// all the same, because the slow uploads wait for it. (They used to wait
+	// for a close seen after a 503 only, so a missed 503 held them, and with
+	// them http.Server.Shutdown, until their own fallback: the run then
+	// failed as "still running after SHUTDOWN_TIMEOUT", which hid the cause.)
 	var watchDone sync.WaitGroup
 	watchDone.Add(1)
 	go func() {
@@ -188,12 +197,23 @@ func shutRun(t *testing.T, o shutOptions) {
 				return
 			case <-tick.C:
 			}
+			probeStart := time.Now()
 			status, body, err := shutDo(probe, s.URL, "", "GET", "/readyz", nil)
 			watch.polls++
+			afterSignal := false
+			select {
+			case <-signaled:
+				afterSignal = true
+			default:
+				watch.slowest = max(watch.slowest, time.Since(probeStart))
+			}
 			switch {
-			case err != nil && watch.first503.IsZero():
+			case err != nil && !afterSignal:
 				watch.errorsBefore = append(watch.errorsBefore, err.Error())
 			case err != nil:
+				if watch.first503.IsZero() {
+					watch.errorsBefore = append(watch.errorsBefore, "the listener closed before /readyz answered 503: "+err.Error())
+				}
 				watch.firstClosed, watch.closedErr = time.Now(), err
 				close(closed)
 				return
@@ -267,10 +287,14 @@ func shutRun(t *testing.T, o shutOptions) {
 	// Slow uploads: batch requests whose body is held open until the
 	// listener has closed, so that they are certainly in flight while
 	// http.Server.Shutdown waits.
+	var uploadsSent sync.WaitGroup // each upload's headers are on the wire
 	for u := 0; u < o.slowUploads; u++ {
 		workers.Add(1)
+		uploadsSent.Add(1)
 		go func(u int) {
 			defer workers.Done()
+			var sent sync.Once
+			defer sent.Do(uploadsSent.Done) // also when the request fails first
 			n := o.batchSize
 			pr, pw := io.Pipe()
 			go func() {
@@ -295,6 +319,9 @@ func shutRun(t *testing.T, o shutOptions) {
 			}
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token)
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+				WroteHeaders: func() { sent.Do(uploadsSent.Done) },
+			}))
 			stats.started.Add(1)
 			stats.inFlight.Add(1)
 			start := time.Now()
@@ -303,12 +330,22 @@ func shutRun(t *testing.T, o shutOptions) {
 			record(shutSlowBatch, start, time.Now(), status, http.StatusCreated, int64(n), err)
 		}(u)
 	}
-	time.Sleep(100 * time.Millisecond) // the slow uploads' headers reach the server
+	// The signal waits until the slow uploads' headers are on the wire,
+	// rather than a fixed 100 ms: on an overloaded machine the uploads
+	// could still be unsent after that, which measured the scheduler.
+	uploadsOnWire := make(chan struct{})
+	go func() { uploadsSent.Wait(); close(uploadsOnWire) }()
+	select {
+	case <-uploadsOnWire:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the slow uploads' headers were not sent within 10 s")
+	}
 
 	inFlightAtSignal := stats.inFlight.Load()
 	completedAtSignal := stats.completed.Load()
 	sigAt = time.Now()
 	s.Signal(t, o.sig)
+	close(signaled)
 
 	exitErr := s.Wait(o.timeout)
 	exitAfter := time.Since(sigAt)
@@ -344,8 +381,15 @@ func shutRun(t *testing.T, o shutOptions) {
 	for op := shutOp(0); op < shutNumOps; op++ {
 		t.Logf("  %-30s %d ok", op, stats.perOp[op])
 	}
-	t.Logf("watcher: %d polls, %d×200, %d×503 (reason %q); 503 seen %s after the signal, workers stopped %s after it; listener closed %s after the first 503 (%v); process exited %s after the signal",
-		watch.polls, watch.n200, watch.n503, watch.reason503, shutSince(sigAt, watch.first503), stopDelay.Round(time.Millisecond),
+	// The server's own log says, to the millisecond (so -1ms can appear),
+	// when it turned readiness off, which splits "503 seen after the signal"
+	// into the process acting on the signal and the watcher hearing of it.
+	var drainAt time.Time
+	if lines := s.logLines("shutting down: readiness off"); len(lines) > 0 {
+		drainAt = shutLogTime(lines[0])
+	}
+	t.Logf("watcher: %d polls (slowest before the signal %s), %d×200, %d×503 (reason %q); readiness off %s after the signal (server log), 503 seen %s after the signal, workers stopped %s after it; listener closed %s after the first 503 (%v); process exited %s after the signal",
+		watch.polls, watch.slowest.Round(time.Millisecond), watch.n200, watch.n503, watch.reason503, shutSince(sigAt, drainAt), shutSince(sigAt, watch.first503), stopDelay.Round(time.Millisecond),
 		shutSince(watch.first503, watch.firstClosed), watch.closedErr, exitAfter.Round(time.Millisecond))
 
 	// The process exits 0, within SHUTDOWN_TIMEOUT, and says so.
@@ -501,6 +545,17 @@ func shutCountTodos(dbURL string) (int64, error) {
 	var n int64
 	err = conn.QueryRow(ctx, "SELECT count(*) FROM todos").Scan(&n)
 	return n, err
+}
+
+// shutLogTime reads the time= field of a server log line.
+func shutLogTime(line string) time.Time {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "time="); ok {
+			at, _ := time.Parse(time.RFC3339Nano, v)
+			return at
+		}
+	}
+	return time.Time{}
 }
 
 func shutSince(from, to time.Time) string {

@@ -251,7 +251,7 @@ func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) 
 	router, err := controllers.NewRouter(controllers.Deps{
 		Config:  cfg,
 		Log:     log,
-		Ready:   readiness{db: db, runner: migrations.NewRunner(db, migrations.All(), log), draining: draining},
+		Ready:   readiness{db: db, draining: draining},
 		Auth:    auth,
 		Users:   services.NewUsers(db, auth),
 		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
@@ -276,7 +276,6 @@ func cursorKey(secret string) []byte {
 // connection, and the schema is at the newest migration of this build.
 type readiness struct {
 	db       *gorm.DB
-	runner   *migrations.Runner
 	draining *atomic.Bool
 }
 

@@ -31,7 +31,8 @@ func TestNeonMigrateThroughPooler(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = neonCLI(t, map[string]string{"DATABASE_URL": pooled}, 90*time.Second, "migrate", "up")
+			// --verbose logs the connections, which the checks below read.
+			results[i] = neonCLI(t, map[string]string{"DATABASE_URL": pooled}, 90*time.Second, "migrate", "up", "--verbose")
 		}()
 	}
 	wg.Wait()

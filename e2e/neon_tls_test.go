@@ -91,7 +91,8 @@ func TestNeonURL(t *testing.T) {
 	})
 
 	t.Run("binary migrate up", func(t *testing.T) {
-		res := neonCLI(t, map[string]string{"DATABASE_URL": pooled}, 60*time.Second, "migrate", "up")
+		// --verbose logs the connections, which the checks below read.
+		res := neonCLI(t, map[string]string{"DATABASE_URL": pooled}, 60*time.Second, "migrate", "up", "--verbose")
 		if res.Code != 0 {
 			t.Fatalf("migrate up exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
 		}

@@ -10,7 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -175,10 +175,12 @@ func useEmbedded(cfg config.Config) bool {
 // App is the HTTP side of the service: the handler, the metrics handler,
 // and the switch that turns readiness off while shutting down.
 type App struct {
-	Handler  http.Handler
-	Metrics  http.Handler
-	draining *atomic.Bool
-	auth     *services.Auth
+	Handler http.Handler
+	Metrics http.Handler
+	// drain is closed when shutdown begins.
+	drain     chan struct{}
+	drainOnce sync.Once
+	auth      *services.Auth
 }
 
 // serveMetrics serves /metrics on its own listener (METRICS_ADDR), for a
@@ -216,7 +218,7 @@ func (a *App) sweep(ctx context.Context, every time.Duration, log *slog.Logger) 
 
 // StartDraining makes /readyz answer 503 so load balancers stop sending
 // new requests before the listener closes.
-func (a *App) StartDraining() { a.draining.Store(true) }
+func (a *App) StartDraining() { a.drainOnce.Do(func() { close(a.drain) }) }
 
 // NewHandler wires the services over db into the HTTP router, with
 // Prometheus metrics of the requests, the Go runtime and the pool.
@@ -247,11 +249,11 @@ func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) 
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(sqlDB, "todo"),
 	)
-	draining := &atomic.Bool{}
+	drain := make(chan struct{})
 	router, err := controllers.NewRouter(controllers.Deps{
 		Config:  cfg,
 		Log:     log,
-		Ready:   readiness{db: db, draining: draining},
+		Ready:   readiness{db: db, drain: drain},
 		Auth:    auth,
 		Users:   services.NewUsers(db, auth),
 		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
@@ -260,7 +262,7 @@ func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: router, Metrics: controllers.MetricsHandler(reg), draining: draining, auth: auth}, nil
+	return &App{Handler: router, Metrics: controllers.MetricsHandler(reg), drain: drain, auth: auth}, nil
 }
 
 // cursorKey derives the pagination cursor signing key from the auth
@@ -275,8 +277,9 @@ func cursorKey(secret string) []byte {
 // begins; otherwise the database answers within a second on one pooled
 // connection, and the schema is at the newest migration of this build.
 type readiness struct {
-	db       *gorm.DB
-	draining *atomic.Bool
+	db *gorm.DB
+	// drain is closed when shutdown begins.
+	drain <-chan struct{}
 }
 
 // Ready answers "shutting down" as soon as draining starts, also to a probe
@@ -286,26 +289,25 @@ type readiness struct {
 // learned of the shutdown that much later, or, on an overloaded machine,
 // not before the listener had closed.
 func (r readiness) Ready(ctx context.Context) error {
-	if r.draining.Load() {
-		return errors.New("shutting down")
+	shuttingDown := errors.New("shutting down")
+	select {
+	case <-r.drain:
+		return shuttingDown
+	default:
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- r.checkDatabase(ctx) }()
-	poll := time.NewTicker(5 * time.Millisecond)
-	defer poll.Stop()
-	for {
+	select {
+	case <-r.drain:
+		return shuttingDown
+	case err := <-done:
 		select {
-		case err := <-done:
-			if r.draining.Load() {
-				return errors.New("shutting down")
-			}
+		case <-r.drain:
+			return shuttingDown
+		default:
 			return err
-		case <-poll.C:
-			if r.draining.Load() {
-				return errors.New("shutting down")
-			}
 		}
 	}
 }

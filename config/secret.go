@@ -38,7 +38,8 @@ func LoadOrCreateSecret(path string) (secret string, generated bool, err error) 
 		return "", false, fmt.Errorf("write secret: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	_, werr := tmp.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n")
+	secret = base64.StdEncoding.EncodeToString(raw)
+	_, werr := tmp.WriteString(secret + "\n")
 	if err := errors.Join(werr, tmp.Chmod(0o600), tmp.Sync(), tmp.Close()); err != nil {
 		return "", false, fmt.Errorf("write secret: %w", err)
 	}
@@ -49,8 +50,7 @@ func LoadOrCreateSecret(path string) (secret string, generated bool, err error) 
 		secret, err = readSecret(path)
 		return secret, false, err
 	}
-	secret, err = readSecret(path)
-	return secret, err == nil, err
+	return secret, true, nil
 }
 
 // readSecret reads a secret file that only its owner may read.

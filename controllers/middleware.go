@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -222,12 +221,7 @@ func rateLimit(l *ipLimiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ok, wait := l.allow(clientKey(c), time.Now())
 		if !ok {
-			secs := int(math.Ceil(wait.Seconds()))
-			writeError(c, &httpError{
-				status: http.StatusTooManyRequests,
-				detail: fmt.Sprintf("Too many requests from this address; retry in %d s.", secs),
-				header: map[string]string{"Retry-After": fmt.Sprint(secs)},
-			})
+			writeError(c, &services.RateLimitError{Reason: "too many requests from this address", RetryAfter: wait})
 			return
 		}
 		c.Next()

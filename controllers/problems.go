@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -27,12 +28,11 @@ type Problem struct {
 }
 
 // httpError is an error found by the HTTP layer itself (a body that is not
-// JSON, too large, the wrong content type, a rate limit).
+// JSON, too large, the wrong content type).
 type httpError struct {
 	status int
 	detail string
 	fields []services.FieldError
-	header map[string]string
 }
 
 func (e *httpError) Error() string { return e.detail }
@@ -88,18 +88,17 @@ func writeError(c *gin.Context, err error) {
 	}
 	switch {
 	case errors.As(err, &he):
-		for k, v := range he.header {
-			c.Header(k, v)
-		}
 		writeProblem(c, he.status, he.detail, he.fields)
 	case errors.As(err, &ve):
 		writeProblem(c, http.StatusUnprocessableEntity, "One or more fields are invalid; see errors.", ve.Fields)
 	case errors.As(err, &qe):
 		writeProblem(c, http.StatusBadRequest, "One or more query parameters are invalid; see errors.", qe.Fields)
 	case errors.As(err, &re):
-		secs := strconv.Itoa(int(re.RetryAfter / time.Second))
+		// Retry-After is whole seconds, rounded up so a client that waits
+		// exactly that long is let through.
+		secs := strconv.Itoa(int(max(math.Ceil(re.RetryAfter.Seconds()), 1)))
 		c.Header("Retry-After", secs)
-		writeProblem(c, http.StatusTooManyRequests, "Too many failed password attempts; retry in "+secs+" s.", nil)
+		writeProblem(c, http.StatusTooManyRequests, strings.ToUpper(re.Reason[:1])+re.Reason[1:]+"; retry in "+secs+" s.", nil)
 	case errors.As(err, &ce):
 		writeProblem(c, http.StatusConflict, "A unique value is already in use; see errors.", ce.Fields)
 	case errors.Is(err, services.ErrUnstorable):

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"math"
 	"time"
 
 	"gorm.io/gorm"
@@ -86,9 +85,9 @@ func (g *failureGuard) attempt(ctx context.Context, account, client string) erro
 	for _, r := range rows {
 		switch {
 		case r.Key == pair && r.Failures > g.limits.PerAccount:
-			return &RateLimitError{Reason: "too many failed password attempts for this account from this client", RetryAfter: seconds(r.RetryAfter)}
+			return &RateLimitError{Reason: "too many failed password attempts for this account from this client", RetryAfter: time.Duration(r.RetryAfter * float64(time.Second))}
 		case r.Key == cli && r.Failures > g.limits.PerClient:
-			return &RateLimitError{Reason: "too many failed password attempts from this client", RetryAfter: seconds(r.RetryAfter)}
+			return &RateLimitError{Reason: "too many failed password attempts from this client", RetryAfter: time.Duration(r.RetryAfter * float64(time.Second))}
 		}
 	}
 	return nil
@@ -112,9 +111,4 @@ func (g *failureGuard) succeeded(ctx context.Context, account, client string) er
 func (g *failureGuard) sweep(ctx context.Context) (int64, error) {
 	res := g.db.WithContext(ctx).Exec(`DELETE FROM auth_failures WHERE window_start <= now() - make_interval(secs => ?)`, g.limits.Window.Seconds())
 	return res.RowsAffected, translate(res.Error, "sweep password attempts")
-}
-
-// seconds rounds a wait up to whole seconds, at least one (Retry-After).
-func seconds(s float64) time.Duration {
-	return time.Duration(max(math.Ceil(s), 1)) * time.Second
 }

@@ -2,27 +2,20 @@ package cli
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
-	"gorm.io/gorm"
 
 	"github.com/todo-api/todo-api/config"
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/migrations"
-	"github.com/todo-api/todo-api/services"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -110,7 +103,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer closeDB(db)
 
-	app, err := NewHandler(cfg, db, log)
+	app, err := controllers.NewApp(cfg, db, log)
 	if err != nil {
 		return err
 	}
@@ -121,7 +114,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		defer stop()
 	}
-	go app.sweep(ctx, cfg.AuthFailureWindow, log)
+	go app.Sweep(ctx, cfg.AuthFailureWindow, log)
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           app.Handler,
@@ -172,17 +165,6 @@ func useEmbedded(cfg config.Config) bool {
 	return cfg.DatabaseURL == config.DefaultDatabaseURL && cfg.DatabaseURLUnpooled == "" && !database.Answers("127.0.0.1:5432")
 }
 
-// App is the HTTP side of the service: the handler, the metrics handler,
-// and the switch that turns readiness off while shutting down.
-type App struct {
-	Handler http.Handler
-	Metrics http.Handler
-	// drain is closed when shutdown begins.
-	drain     chan struct{}
-	drainOnce sync.Once
-	auth      *services.Auth
-}
-
 // serveMetrics serves /metrics on its own listener (METRICS_ADDR), for a
 // scraper on a private network; stop closes it.
 func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
@@ -197,160 +179,3 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), e
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
 }
-
-// sweep deletes expired failed-password counters now and then. Every
-// instance runs it; the statement is cheap and idempotent, so that costs
-// nothing and needs no leader.
-func (a *App) sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(min(every, 5*time.Minute))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := a.auth.SweepFailures(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("sweep expired password-attempt counters", "err", err)
-			}
-		}
-	}
-}
-
-// StartDraining makes /readyz answer 503 so load balancers stop sending
-// new requests before the listener closes.
-func (a *App) StartDraining() { a.drainOnce.Do(func() { close(a.drain) }) }
-
-// NewHandler wires the services over db into the HTTP router, with
-// Prometheus metrics of the requests, the Go runtime and the pool.
-func NewHandler(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
-	auth, err := services.NewAuth(db, services.AuthOptions{
-		Secret:     []byte(cfg.BetterAuthSecret),
-		TokenTTL:   cfg.AccessTokenTTL,
-		BcryptCost: cfg.BcryptCost,
-		Issuer:     cfg.TokenIssuer,
-		Audience:   cfg.TokenAudience,
-		Failures: services.FailureLimits{
-			PerAccount: cfg.AuthFailureLimit,
-			PerClient:  cfg.AuthFailureClientLimit,
-			Window:     cfg.AuthFailureWindow,
-		},
-		Cache: services.NewUserCache(cfg.AuthCacheTTL, nil),
-	})
-	if err != nil {
-		return nil, err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(sqlDB, "todo"),
-	)
-	drain := make(chan struct{})
-	router, err := controllers.NewRouter(controllers.Deps{
-		Config:  cfg,
-		Log:     log,
-		Ready:   readiness{db: db, drain: drain},
-		Auth:    auth,
-		Users:   services.NewUsers(db, auth),
-		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
-		Metrics: reg,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &App{Handler: router, Metrics: controllers.MetricsHandler(reg), drain: drain, auth: auth}, nil
-}
-
-// cursorKey derives the pagination cursor signing key from the auth
-// secret, so that the two uses never share a key.
-func cursorKey(secret string) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte("todo-api pagination cursors"))
-	return mac.Sum(nil)
-}
-
-// readiness answers /readyz: "shutting down" from the moment shutdown
-// begins; otherwise the database answers within a second on one pooled
-// connection, and the schema is at the newest migration of this build.
-type readiness struct {
-	db *gorm.DB
-	// drain is closed when shutdown begins.
-	drain <-chan struct{}
-}
-
-// Ready answers "shutting down" as soon as draining starts, also to a probe
-// still waiting on the database. Checking the flag only before the check
-// let a probe that began just before the signal answer 200 most of a second
-// into the drain; a load balancer that probes one request at a time then
-// learned of the shutdown that much later, or, on an overloaded machine,
-// not before the listener had closed.
-func (r readiness) Ready(ctx context.Context) error {
-	shuttingDown := errors.New("shutting down")
-	select {
-	case <-r.drain:
-		return shuttingDown
-	default:
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.checkDatabase(ctx) }()
-	select {
-	case <-r.drain:
-		return shuttingDown
-	case err := <-done:
-		select {
-		case <-r.drain:
-			return shuttingDown
-		default:
-			return err
-		}
-	}
-}
-
-// checkDatabase reads the schema state on one pooled connection and gives
-// the database a second to answer once that connection is in hand. Waiting
-// for the connection is queueing behind the requests being served, not the
-// database failing: when the ping and the state's two queries each queued
-// for a connection of their own within the one second, a saturated pool on
-// an overloaded machine made readiness report "database unreachable" while
-// every request succeeded. The wait is bounded by the prober's own timeout
-// and by readyPoolWait.
-func (r readiness) checkDatabase(ctx context.Context) error {
-	sqlDB, err := r.db.DB()
-	if err != nil {
-		return err
-	}
-	waitCtx, cancelWait := context.WithTimeout(ctx, readyPoolWait)
-	defer cancelWait()
-	held := false
-	var st migrations.State
-	err = r.db.WithContext(waitCtx).Connection(func(tx *gorm.DB) error {
-		held = true
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		var err error
-		st, err = migrations.NewRunner(tx, migrations.All(), nil).State(ctx)
-		return err
-	})
-	pool := sqlDB.Stats()
-	switch {
-	case err == nil:
-	case !held && waitCtx.Err() != nil && pool.MaxOpenConnections > 0 && pool.InUse >= pool.MaxOpenConnections:
-		return fmt.Errorf("database busy: no pooled connection came free within %s", readyPoolWait)
-	default:
-		return errors.New("database unreachable")
-	}
-	if !st.AtHead() {
-		return fmt.Errorf("schema behind: %d migration(s) pending, %d unknown; run `migrate up`", len(st.Pending), len(st.Unknown))
-	}
-	return nil
-}
-
-// readyPoolWait bounds how long a readiness probe waits for a pooled
-// connection while every one is in use.
-const readyPoolWait = 5 * time.Second

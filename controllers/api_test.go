@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/todo-api/todo-api/cli"
+	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/internal/testdb"
 	"github.com/todo-api/todo-api/migrations"
@@ -489,7 +489,7 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	app, err := cli.NewHandler(testConfig(t, map[string]string{"DATABASE_URL": url}), fresh, slog.New(slog.NewJSONHandler(logs, nil)))
+	app, err := controllers.NewApp(testConfig(t, map[string]string{"DATABASE_URL": url}), fresh, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,13 @@ func (c *client) do(method, path, token string, body any, hdr ...string) respons
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
+	return c.send(r.Name, req)
+}
+
+// send sends a request built by the caller (a streamed body, a trace) and
+// reads the whole answer; an answer cut short is an error.
+func (c *client) send(name string, req *http.Request) response {
+	r := response{Name: name}
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {

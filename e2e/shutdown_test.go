@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,22 +112,17 @@ func shutRun(t *testing.T, o shutOptions) {
 		"SHUTDOWN_DRAIN_DELAY": o.drainDelay.String(),
 		"SHUTDOWN_TIMEOUT":     o.timeout.String(),
 	})
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	// A new connection per request, as from many clients.
+	cl := &client{base: s.URL, hc: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}}
 	// The load balancer's probe gives up after 2 s, as probes do.
-	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
-	token := shutLogin(t, client, s.URL)
+	probe := &client{base: s.URL, hc: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}}
+	token := register(t, cl, fmt.Sprintf("shut_%d", time.Now().UnixNano()%1e9))
 
 	// Each worker patches a todo of its own.
 	patchIDs := make([]int64, o.workers)
 	for i := range patchIDs {
-		status, body, err := shutDo(client, s.URL, token, "POST", "/api/v1/todos", map[string]any{"title": fmt.Sprintf("patch target %d", i)})
-		if err != nil || status != http.StatusCreated {
-			t.Fatalf("setup create: %d %v %s", status, err, body)
-		}
 		var td struct{ ID int64 }
-		if err := json.Unmarshal(body, &td); err != nil {
-			t.Fatal(err)
-		}
+		cl.do("POST", "/api/v1/todos", token, map[string]any{"title": fmt.Sprintf("patch target %d", i)}).expect(t, http.StatusCreated, &td)
 		patchIDs[i] = td.ID
 	}
 	setupRows := int64(o.workers)
@@ -198,7 +192,8 @@ func shutRun(t *testing.T, o shutOptions) {
 			case <-tick.C:
 			}
 			probeStart := time.Now()
-			status, body, err := shutDo(probe, s.URL, "", "GET", "/readyz", nil)
+			r := probe.do("GET", "/readyz", "", nil)
+			status, body, err := r.Status, r.Body, r.Err
 			watch.polls++
 			afterSignal := false
 			select {
@@ -273,7 +268,8 @@ func shutRun(t *testing.T, o shutOptions) {
 				stats.started.Add(1)
 				stats.inFlight.Add(1)
 				start := time.Now()
-				status, _, err := shutDo(client, s.URL, token, method, path, body)
+				r := cl.do(method, path, token, body)
+				status, err := r.Status, r.Err
 				record(op, start, time.Now(), status, want, rows, err)
 				if err != nil {
 					return // a client gives up on a backend that fails it
@@ -325,7 +321,8 @@ func shutRun(t *testing.T, o shutOptions) {
 			stats.started.Add(1)
 			stats.inFlight.Add(1)
 			start := time.Now()
-			status, _, err := shutRoundTrip(client, req)
+			r := cl.send("POST /api/v1/todos/batch (slow upload)", req)
+			status, err := r.Status, r.Err
 			pr.CloseWithError(errors.New("request over"))
 			record(shutSlowBatch, start, time.Now(), status, http.StatusCreated, int64(n), err)
 		}(u)
@@ -473,64 +470,6 @@ func shutItems(prefix string, from, to int) []map[string]any {
 		items = append(items, map[string]any{"title": fmt.Sprintf("%s item %d", prefix, i), "description": "part of a batch", "priority": i % 6})
 	}
 	return items
-}
-
-// shutDo sends a JSON request and reads the whole answer.
-func shutDo(client *http.Client, base, token, method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return shutRoundTrip(client, req)
-}
-
-// shutRoundTrip sends req; an answer that is cut short is an error.
-func shutRoundTrip(client *http.Client, req *http.Request) (int, []byte, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, body, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)
-	}
-	return resp.StatusCode, body, nil
-}
-
-// shutLogin registers a user and returns a token.
-func shutLogin(t *testing.T, client *http.Client, base string) string {
-	t.Helper()
-	name := fmt.Sprintf("shut_%d", time.Now().UnixNano()%1e9)
-	status, body, err := shutDo(client, base, "", "POST", "/api/v1/auth/register", map[string]any{"email": name + "@example.com", "username": name, "password": "correct horse battery"})
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("register: %d %v %s", status, err, body)
-	}
-	status, body, err = shutDo(client, base, "", "POST", "/api/v1/auth/login", map[string]any{"username": name, "password": "correct horse battery"})
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("login: %d %v %s", status, err, body)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("login answer: %v %s", err, body)
-	}
-	return tok.AccessToken
 }
 
 // shutCountTodos counts the rows in the todos table.

@@ -238,8 +238,7 @@ func IsMissingDatabase(err error) bool {
 // IsTransient reports errors worth retrying: the server is down, starting,
 // restarting, out of connection slots, or a proxy could not reach it.
 // Authentication, configuration and SQL errors are not transient. It goes by
-// SQLSTATE codes and error types, never by message text, with one exception
-// noted below.
+// SQLSTATE codes and error types, never by message text.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false
@@ -254,9 +253,13 @@ func IsTransient(err error) bool {
 			pgErr.Code == "53300": // too many connections
 			return true
 		case pgErr.Code == "XX000":
-			// Neon's proxy reports a compute it cannot reach as a plain
-			// internal_error; only the message tells it from a real one.
-			return strings.Contains(strings.ToLower(pgErr.Message), "compute")
+			// Neon's proxy reports a compute it cannot reach (waking, or
+			// restarting) as internal_error while the connection is being
+			// set up. An internal error there is the proxy's, and worth
+			// retrying; one in answer to a query is the server's own and
+			// is not.
+			var connectErr *pgconn.ConnectError
+			return errors.As(err, &connectErr)
 		}
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 func TestDirectURL(t *testing.T) {
@@ -49,8 +50,8 @@ func TestIsTransient(t *testing.T) {
 		{&pgconn.PgError{Code: "57P03"}, true},
 		{&pgconn.PgError{Code: "08006"}, true},
 		{&pgconn.PgError{Code: "53300"}, true},
-		{&pgconn.PgError{Code: "XX000", Message: "Couldn't connect to compute node"}, true},
-		{&pgconn.PgError{Code: "XX000", Message: "internal error"}, false},
+		// In answer to a query, an internal error is the server's own.
+		{&pgconn.PgError{Code: "XX000", Message: "Couldn't connect to compute node"}, false},
 		{&pgconn.PgError{Code: "28P01"}, false},
 		{&pgconn.PgError{Code: "23505"}, false},
 		{&pgconn.PgError{Code: "42601"}, false},
@@ -148,3 +149,48 @@ func TestResolveURLs(t *testing.T) {
 // TestDeadIdleConnectionsAreReplaced: after the server terminates every
 // backend, the very next statements, writes included, run on fresh
 // connections instead of failing on dead ones.
+
+// TestIsTransientProxyInternalError: Neon's proxy answers the startup
+// message with XX000 when it cannot reach the compute. A stand-in proxy
+// does the same here; the connection error that results is transient
+// whatever its message says.
+func TestIsTransientProxyInternalError(t *testing.T) {
+	for _, msg := range []string{"Couldn't connect to compute node", "something else entirely"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			be := pgproto3.NewBackend(conn, conn)
+			for {
+				m, err := be.ReceiveStartupMessage()
+				if err != nil {
+					return
+				}
+				if _, ok := m.(*pgproto3.SSLRequest); ok {
+					conn.Write([]byte("N"))
+					continue
+				}
+				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "XX000", Message: msg})
+				be.Flush()
+				return
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = pgconn.Connect(ctx, "postgres://u@"+ln.Addr().String()+"/db?sslmode=disable")
+		cancel()
+		ln.Close()
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "XX000" {
+			t.Fatalf("%q: want a connect error carrying XX000, got %v", msg, err)
+		}
+		if !IsTransient(err) {
+			t.Errorf("%q: XX000 from the proxy during connect: not transient, want transient (%v)", msg, err)
+		}
+	}
+}

@@ -224,7 +224,9 @@ type driftUser struct {
 	ID             int64     `gorm:"primaryKey"`
 	Email          string    `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
 	Username       string    `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username)"`
-	HashedPassword string    `gorm:"size:255;not null"`
+	HashedPassword *string   `gorm:"size:255;check:chk_users_sign_in,hashed_password IS NOT NULL OR auth_subject IS NOT NULL"`
+	AuthIssuer     *string   `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:1;check:chk_users_auth_identity,(auth_issuer IS NULL) = (auth_subject IS NULL)"`
+	AuthSubject    *string   `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:2"`
 	IsActive       bool      `gorm:"not null;default:true"`
 	TokenVersion   int32     `gorm:"not null;default:0"`
 	CreatedAt      time.Time `gorm:"not null;default:now()"`

@@ -71,6 +71,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("starting", "project", cfg.ProjectName, "env", cfg.Env, "database", config.MaskURL(urls.Serve))
+	if cfg.BetterAuthURL != "" {
+		log.Info("accepting Better Auth tokens", "jwks", cfg.BetterAuthJWKSURL, "issuer", cfg.BetterAuthIssuer, "audience", cfg.BetterAuthAudience)
+	}
 
 	if cfg.AutoMigrate {
 		mdb, err := openMigrationDB(ctx, cfg, log)
@@ -115,6 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		defer stop()
 	}
 	go app.Sweep(ctx, cfg.AuthFailureWindow, log)
+	go app.RefreshKeys(ctx)
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           app.Handler,

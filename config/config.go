@@ -67,10 +67,20 @@ type Config struct {
 	TokenIssuer      string        `mapstructure:"token_issuer"`
 	TokenAudience    string        `mapstructure:"token_audience"`
 	AccessTokenTTL   time.Duration `mapstructure:"access_token_ttl"`
-	AuthCacheTTL     time.Duration `mapstructure:"auth_cache_ttl"`
-	BcryptCost       int           `mapstructure:"bcrypt_cost"`
-	AuthRateLimit    float64       `mapstructure:"auth_rate_limit"`
-	AuthRateBurst    int           `mapstructure:"auth_rate_burst"`
+	// BetterAuthURL turns on Better Auth tokens: the JWTs its jwt() plugin
+	// issues, verified against BetterAuthJWKSURL, with BetterAuthIssuer
+	// and BetterAuthAudience always checked. Load fills the three from the
+	// URL when they are empty, as Better Auth does.
+	BetterAuthURL            string        `mapstructure:"better_auth_url"`
+	BetterAuthJWKSURL        string        `mapstructure:"better_auth_jwks_url"`
+	BetterAuthIssuer         string        `mapstructure:"better_auth_issuer"`
+	BetterAuthAudience       string        `mapstructure:"better_auth_audience"`
+	BetterAuthJWKSRefresh    time.Duration `mapstructure:"better_auth_jwks_refresh"`
+	BetterAuthJWKSMinRefresh time.Duration `mapstructure:"better_auth_jwks_min_refresh"`
+	AuthCacheTTL             time.Duration `mapstructure:"auth_cache_ttl"`
+	BcryptCost               int           `mapstructure:"bcrypt_cost"`
+	AuthRateLimit            float64       `mapstructure:"auth_rate_limit"`
+	AuthRateBurst            int           `mapstructure:"auth_rate_burst"`
 	// AuthFailureLimit is how many failed password checks one client may
 	// make against one account within AuthFailureWindow;
 	// AuthFailureClientLimit bounds one client's failures across all
@@ -97,40 +107,46 @@ type Config struct {
 // environment sets a key. They equal the shipped config.yaml (a test checks),
 // so the binary behaves the same when run outside the repository.
 var defaults = map[string]any{
-	"env":                       EnvDevelopment,
-	"project_name":              "todo-api",
-	"port":                      8080,
-	"api_v1_prefix":             "/api/v1",
-	"debug":                     false,
-	"allowed_origins":           "http://localhost:3000,http://localhost:5173",
-	"database_url":              DefaultDatabaseURL,
-	"database_url_unpooled":     "",
-	"auto_migrate":              true,
-	"embedded_postgres":         "auto",
-	"db_max_open_conns":         10,
-	"db_max_idle_conns":         10,
-	"db_conn_max_lifetime":      "30m",
-	"db_conn_max_idle_time":     "2m",
-	"db_connect_timeout":        "10s",
-	"db_startup_timeout":        "60s",
-	"db_query_exec_mode":        "auto",
-	"better_auth_secret":        "",
-	"token_issuer":              "todo-api",
-	"token_audience":            "todo-api",
-	"access_token_ttl":          "1h",
-	"auth_cache_ttl":            "0s",
-	"bcrypt_cost":               12,
-	"auth_rate_limit":           5.0,
-	"auth_rate_burst":           20,
-	"auth_failure_limit":        5,
-	"auth_failure_client_limit": 30,
-	"auth_failure_window":       "15m",
-	"trusted_proxies":           "",
-	"metrics_addr":              "",
-	"max_body_bytes":            1 << 20,
-	"shutdown_timeout":          "20s",
-	"shutdown_drain_delay":      "1s",
-	"request_timeout":           "15s",
+	"env":                          EnvDevelopment,
+	"project_name":                 "todo-api",
+	"port":                         8080,
+	"api_v1_prefix":                "/api/v1",
+	"debug":                        false,
+	"allowed_origins":              "http://localhost:3000,http://localhost:5173",
+	"database_url":                 DefaultDatabaseURL,
+	"database_url_unpooled":        "",
+	"auto_migrate":                 true,
+	"embedded_postgres":            "auto",
+	"db_max_open_conns":            10,
+	"db_max_idle_conns":            10,
+	"db_conn_max_lifetime":         "30m",
+	"db_conn_max_idle_time":        "2m",
+	"db_connect_timeout":           "10s",
+	"db_startup_timeout":           "60s",
+	"db_query_exec_mode":           "auto",
+	"better_auth_secret":           "",
+	"token_issuer":                 "todo-api",
+	"token_audience":               "todo-api",
+	"access_token_ttl":             "1h",
+	"better_auth_url":              "",
+	"better_auth_jwks_url":         "",
+	"better_auth_issuer":           "",
+	"better_auth_audience":         "",
+	"better_auth_jwks_refresh":     "10m",
+	"better_auth_jwks_min_refresh": "10s",
+	"auth_cache_ttl":               "0s",
+	"bcrypt_cost":                  12,
+	"auth_rate_limit":              5.0,
+	"auth_rate_burst":              20,
+	"auth_failure_limit":           5,
+	"auth_failure_client_limit":    30,
+	"auth_failure_window":          "15m",
+	"trusted_proxies":              "",
+	"metrics_addr":                 "",
+	"max_body_bytes":               1 << 20,
+	"shutdown_timeout":             "20s",
+	"shutdown_drain_delay":         "1s",
+	"request_timeout":              "15s",
 }
 
 // Options say where Load looks for files.
@@ -196,6 +212,7 @@ func Load(opts Options) (Config, error) {
 	cfg.AllowedOrigins = splitList(v.GetString("allowed_origins"))
 	cfg.TrustedProxies = splitList(v.GetString("trusted_proxies"))
 	cfg.Env = strings.ToLower(strings.TrimSpace(cfg.Env))
+	cfg.fillBetterAuthDefaults()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -316,4 +333,24 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// fillBetterAuthDefaults derives the JWKS URL, issuer and audience from
+// BETTER_AUTH_URL where they are not set: Better Auth serves its keys at
+// /api/auth/jwks and puts its base URL (without a trailing slash) in iss
+// and aud.
+func (c *Config) fillBetterAuthDefaults() {
+	if c.BetterAuthURL == "" {
+		return
+	}
+	base := strings.TrimRight(c.BetterAuthURL, "/")
+	if c.BetterAuthJWKSURL == "" {
+		c.BetterAuthJWKSURL = base + "/api/auth/jwks"
+	}
+	if c.BetterAuthIssuer == "" {
+		c.BetterAuthIssuer = base
+	}
+	if c.BetterAuthAudience == "" {
+		c.BetterAuthAudience = base
+	}
 }

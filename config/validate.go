@@ -114,6 +114,7 @@ func (c Config) Validate() error {
 			bad(key, "must be a non-empty name without surrounding spaces, got %q", val)
 		}
 	}
+	c.validateBetterAuth(bad)
 	// bcrypt accepts 4..31; below 10 is too weak for real passwords, so it is
 	// allowed only outside production (tests lower it for speed).
 	minCost := 4
@@ -211,4 +212,60 @@ func CheckSecret(secret string) error {
 		}
 	}
 	return nil
+}
+
+// validateBetterAuth checks the Better Auth keys. They fail closed: a JWKS
+// URL, issuer or audience without BETTER_AUTH_URL is refused rather than
+// ignored (whoever set them meant to turn the feature on), and production
+// fetches keys only over HTTPS, except from the same machine.
+func (c Config) validateBetterAuth(bad func(key, format string, args ...any)) {
+	if c.BetterAuthURL == "" {
+		for key, val := range map[string]string{
+			"BETTER_AUTH_JWKS_URL": c.BetterAuthJWKSURL, "BETTER_AUTH_ISSUER": c.BetterAuthIssuer, "BETTER_AUTH_AUDIENCE": c.BetterAuthAudience,
+		} {
+			if val != "" {
+				bad(key, "is set but BETTER_AUTH_URL is not: set BETTER_AUTH_URL to the Better Auth app's base URL to accept its tokens")
+			}
+		}
+		return
+	}
+	for key, val := range map[string]string{"BETTER_AUTH_URL": c.BetterAuthURL, "BETTER_AUTH_JWKS_URL": c.BetterAuthJWKSURL} {
+		if err := checkHTTPURL(val, c.Env == EnvProduction); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	for key, val := range map[string]string{"BETTER_AUTH_ISSUER": c.BetterAuthIssuer, "BETTER_AUTH_AUDIENCE": c.BetterAuthAudience} {
+		if strings.TrimSpace(val) != val {
+			bad(key, "must not have surrounding spaces, got %q", val)
+		}
+	}
+	if c.BetterAuthJWKSRefresh < time.Second {
+		bad("BETTER_AUTH_JWKS_REFRESH", "must be at least 1s, got %s", c.BetterAuthJWKSRefresh)
+	}
+	if c.BetterAuthJWKSMinRefresh < 100*time.Millisecond || c.BetterAuthJWKSMinRefresh > c.BetterAuthJWKSRefresh {
+		bad("BETTER_AUTH_JWKS_MIN_REFRESH", "must be between 100ms and BETTER_AUTH_JWKS_REFRESH (%s), got %s", c.BetterAuthJWKSRefresh, c.BetterAuthJWKSMinRefresh)
+	}
+}
+
+// checkHTTPURL accepts an absolute http or https URL without credentials,
+// query or fragment; with httpsOnly, plain http only to a loopback host.
+func checkHTTPURL(raw string, httpsOnly bool) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("must be an absolute http(s) URL like https://app.example.com, got %q", raw)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("must not carry credentials, a query or a fragment, got %q", raw)
+	case httpsOnly && u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		return fmt.Errorf("must use https when ENV=production (keys fetched over plain http can be replaced on the way), got %q", raw)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

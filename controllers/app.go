@@ -49,6 +49,26 @@ func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) 
 	}
 }
 
+// RefreshKeys keeps the Better Auth signing keys fresh until ctx ends (a
+// no-op where Better Auth tokens are not accepted).
+func (a *App) RefreshKeys(ctx context.Context) { a.auth.RunBetterAuthKeys(ctx) }
+
+// betterAuthOptions are the Better Auth settings of cfg; nil when
+// BETTER_AUTH_URL is not set.
+func betterAuthOptions(cfg config.Config, log *slog.Logger) *services.BetterAuthOptions {
+	if cfg.BetterAuthURL == "" {
+		return nil
+	}
+	return &services.BetterAuthOptions{
+		JWKSURL:    cfg.BetterAuthJWKSURL,
+		Issuer:     cfg.BetterAuthIssuer,
+		Audience:   cfg.BetterAuthAudience,
+		Refresh:    cfg.BetterAuthJWKSRefresh,
+		MinRefresh: cfg.BetterAuthJWKSMinRefresh,
+		Log:        log,
+	}
+}
+
 // StartDraining makes /readyz answer 503 so load balancers stop sending
 // new requests before the listener closes.
 func (a *App) StartDraining() { a.drainOnce.Do(func() { close(a.drain) }) }
@@ -67,7 +87,8 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 			PerClient:  cfg.AuthFailureClientLimit,
 			Window:     cfg.AuthFailureWindow,
 		},
-		Cache: services.NewUserCache(cfg.AuthCacheTTL, nil),
+		Cache:      services.NewUserCache(cfg.AuthCacheTTL, nil),
+		BetterAuth: betterAuthOptions(cfg, log),
 	})
 	if err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ func All() []Migration {
 		addTodoSearchIndexes20261126120200(),
 		addUsersTokenVersion20261130120000(),
 		createAuthFailures20261130120100(),
+		addUsersExternalIdentity20261130130000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

@@ -27,7 +27,9 @@
 //
 // On users: uq_users_email serves login by email and the email uniqueness
 // rule; uq_users_username_lower (lower(username)) serves login by username
-// and makes usernames unique regardless of case.
+// and makes usernames unique regardless of case; uq_users_auth_subject
+// (auth_issuer, auth_subject) finds the account of a Better Auth token and
+// makes provisioning it race-safe (INSERT … ON CONFLICT DO NOTHING).
 package models
 
 import "time"
@@ -35,11 +37,18 @@ import "time"
 // User is an account. Emails are stored lower-cased; usernames keep their
 // case but are unique case-insensitively.
 type User struct {
-	ID             int64  `gorm:"primaryKey"`
-	Email          string `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
-	Username       string `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username);check:chk_users_username_format,username ~ '^[A-Za-z0-9_.-]{3,50}$'"`
-	HashedPassword string `gorm:"size:255;not null"`
-	IsActive       bool   `gorm:"not null;default:true"`
+	ID       int64  `gorm:"primaryKey"`
+	Email    string `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
+	Username string `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username);check:chk_users_username_format,username ~ '^[A-Za-z0-9_.-]{3,50}$'"`
+	// HashedPassword is NULL for an account created from a Better Auth
+	// token that never set a password here; such an account has AuthIssuer
+	// and AuthSubject instead (chk_users_sign_in).
+	HashedPassword *string `gorm:"size:255;check:chk_users_sign_in,hashed_password IS NOT NULL OR auth_subject IS NOT NULL"`
+	// AuthIssuer and AuthSubject are the iss and sub of the Better Auth
+	// tokens that sign in as this user; both NULL for a local account.
+	AuthIssuer  *string `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:1;check:chk_users_auth_identity,(auth_issuer IS NULL) = (auth_subject IS NULL)"`
+	AuthSubject *string `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:2"`
+	IsActive    bool    `gorm:"not null;default:true"`
 	// TokenVersion is carried by every token issued to the user; a token
 	// with another version is refused. It goes up on a password or email
 	// change and on deactivation.

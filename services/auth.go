@@ -48,6 +48,8 @@ type AuthOptions struct {
 	Now func() time.Time
 	// Cache keeps authenticated users briefly; nil disables it.
 	Cache *UserCache
+	// BetterAuth, when set, accepts Better Auth tokens beside ours.
+	BetterAuth *BetterAuthOptions
 }
 
 // Auth registers users, checks passwords, and issues and verifies tokens.
@@ -59,6 +61,9 @@ type Auth struct {
 	// dummyHash is compared against when the user does not exist, so that
 	// an unknown user and a wrong password take the same time.
 	dummyHash []byte
+	// betterAuth verifies Better Auth tokens; nil when they are not
+	// accepted.
+	betterAuth *betterAuth
 }
 
 // NewAuth returns the service.
@@ -88,9 +93,16 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bcrypt cost %d: %w", opts.BcryptCost, err)
 	}
+	var ba *betterAuth
+	if opts.BetterAuth != nil {
+		if ba, err = newBetterAuth(*opts.BetterAuth, opts.Now, opts.Cache != nil); err != nil {
+			return nil, err
+		}
+	}
 	return &Auth{
-		db:   db,
-		opts: opts,
+		betterAuth: ba,
+		db:         db,
+		opts:       opts,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -211,7 +223,8 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, err
 	if err != nil {
 		return models.User{}, fmt.Errorf("hash password: %w", err)
 	}
-	user.HashedPassword = string(hash)
+	hashed := string(hash)
+	user.HashedPassword = &hashed
 	now := a.opts.Now().UTC().Truncate(time.Microsecond)
 	user.CreatedAt, user.UpdatedAt = now, now
 	if err := write(ctx, func() error { return a.db.WithContext(ctx).Create(&user).Error }); err != nil {
@@ -297,11 +310,7 @@ func (a *Auth) Login(ctx context.Context, identifier, password, client string) (
 	if err := a.guard.attempt(ctx, account, client); err != nil {
 		return Token{}, err
 	}
-	if !found {
-		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
-		return Token{}, ErrUnauthorized
-	}
-	if bcrypt.CompareHashAndPassword([]byte(user.HashedPassword), []byte(password)) != nil || !user.IsActive {
+	if !a.comparePassword(user.HashedPassword, password) || !user.IsActive {
 		return Token{}, ErrUnauthorized
 	}
 	if err := a.guard.succeeded(ctx, account, client); err != nil {
@@ -318,17 +327,29 @@ func (a *Auth) CheckPassword(ctx context.Context, userID int64, field, password,
 	if err := a.guard.attempt(ctx, account, client); err != nil {
 		return err
 	}
-	var hash string
+	var hash *string
 	err := read(ctx, func() error {
 		return a.db.WithContext(ctx).Model(&models.User{}).Select("hashed_password").Where("id = ?", userID).Scan(&hash).Error
 	})
 	if err != nil {
 		return translate(err, "load password")
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+	if !a.comparePassword(hash, password) {
 		return &ValidationError{Fields: []FieldError{{Field: field, Message: "is incorrect"}}}
 	}
 	return a.guard.succeeded(ctx, account, client)
+}
+
+// comparePassword reports whether password matches hash. With no hash (an
+// unknown user, or an account that signs in only through Better Auth) it
+// still runs one bcrypt comparison, so that every refusal takes the same
+// time and tells nothing about the account.
+func (a *Auth) comparePassword(hash *string, password string) bool {
+	if hash == nil || *hash == "" {
+		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(*hash), []byte(password)) == nil
 }
 
 // SweepFailures deletes failed-attempt counters whose window has passed.
@@ -362,11 +383,15 @@ func (a *Auth) issue(user models.User) (Token, error) {
 	return Token{AccessToken: signed, ExpiresIn: int(a.opts.TokenTTL / time.Second)}, nil
 }
 
-// Authenticate verifies a token and returns its active user. Any fault in
+// Authenticate verifies a token (ours, or with Better Auth configured one of
+// its tokens) and returns its active user. Any fault in
 // the token, a user who no longer exists or is deactivated, or a token
 // issued under an earlier credential version (the password or email has
 // changed since) is ErrUnauthorized.
 func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, error) {
+	if a.betterAuth != nil && !strings.HasPrefix(token, ownTokenHeader) {
+		return a.authenticateBetterAuth(ctx, token)
+	}
 	userID, version, err := a.verify(token)
 	if err != nil {
 		return models.User{}, err

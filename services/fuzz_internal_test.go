@@ -43,7 +43,7 @@ var (
 // List to run cursors against.
 func relFuzzUser(t *testing.T) models.User {
 	relListUserOnce.Do(func() {
-		u := models.User{Email: "fuzz-cursor-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "@example.com", Username: "fuzz_cursor_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), HashedPassword: "x", IsActive: true}
+		u := models.User{Email: "fuzz-cursor-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "@example.com", Username: "fuzz_cursor_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), HashedPassword: new("x"), IsActive: true}
 		if relListUserErr = db.Create(&u).Error; relListUserErr != nil {
 			return
 		}

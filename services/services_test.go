@@ -40,7 +40,7 @@ var seq int
 func newUser(t *testing.T) models.User {
 	t.Helper()
 	seq++
-	u := models.User{Email: fmt.Sprintf("svc%d-%d@example.com", seq, time.Now().UnixNano()), Username: fmt.Sprintf("svc_%d_%d", seq, time.Now().UnixNano()%1e9), HashedPassword: "x", IsActive: true}
+	u := models.User{Email: fmt.Sprintf("svc%d-%d@example.com", seq, time.Now().UnixNano()), Username: fmt.Sprintf("svc_%d_%d", seq, time.Now().UnixNano()%1e9), HashedPassword: new("x"), IsActive: true}
 	if err := db.Create(&u).Error; err != nil {
 		t.Fatal(err)
 	}

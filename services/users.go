@@ -55,6 +55,18 @@ func (in UpdateUserInput) Validate() *ValidationError {
 // before it stops working. client identifies the caller for the
 // failed-attempt limits on current_password.
 func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput, client string) (models.User, error) {
+	if user.HashedPassword == nil && (in.Email.Set || in.Password.Set) {
+		// An account created from a Better Auth token signs in there: its
+		// email and password are the Better Auth app's to change.
+		v := &ValidationError{}
+		if in.Email.Set {
+			v.Add("email", "is managed by the Better Auth app this account signs in with; change it there")
+		}
+		if in.Password.Set {
+			v.Add("password", "is managed by the Better Auth app this account signs in with; change it there")
+		}
+		return models.User{}, v
+	}
 	if err := in.Validate().Err(); err != nil {
 		return models.User{}, err
 	}

@@ -35,7 +35,7 @@ func TestTSClientJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if stale, why := tsNodeModulesStale(dir); stale {
+	if stale, why := nodeModulesStale(dir, "tsc", "openapi-typescript"); stale {
 		t.Logf("npm ci: %s", why)
 		tsRun(t, dir, 5*time.Minute, nil, "npm", "ci", "--no-audit", "--no-fund")
 	}
@@ -56,11 +56,11 @@ func TestTSClientJourney(t *testing.T) {
 	t.Logf("journey:\n%s", out)
 }
 
-// tsNodeModulesStale tells whether `npm ci` must run: node_modules is
-// absent, or npm's record of what it installed there
+// nodeModulesStale tells whether `npm ci` must run in dir: node_modules is
+// absent, npm's record of what it installed there
 // (node_modules/.package-lock.json) is older than package.json or
-// package-lock.json.
-func tsNodeModulesStale(dir string) (bool, string) {
+// package-lock.json, or one of bins is missing from node_modules/.bin.
+func nodeModulesStale(dir string, bins ...string) (bool, string) {
 	installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
 	if err != nil {
 		return true, "node_modules is absent"
@@ -74,7 +74,7 @@ func tsNodeModulesStale(dir string) (bool, string) {
 			return true, f + " is newer than node_modules"
 		}
 	}
-	for _, bin := range []string{"tsc", "openapi-typescript"} {
+	for _, bin := range bins {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", bin)); err != nil {
 			return true, "node_modules/.bin/" + bin + " is missing"
 		}

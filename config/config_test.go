@@ -173,6 +173,15 @@ func TestValidationErrors(t *testing.T) {
 		{"bad prefix", map[string]string{"API_V1_PREFIX": "api/v1/"}, "API_V1_PREFIX: must start with /"},
 		{"bad origin", map[string]string{"ALLOWED_ORIGINS": "localhost:3000"}, "ALLOWED_ORIGINS"},
 		{"bad query mode", map[string]string{"DB_QUERY_EXEC_MODE": "fast"}, "DB_QUERY_EXEC_MODE: must be"},
+		{"better auth jwks without url", map[string]string{"BETTER_AUTH_JWKS_URL": "https://auth.example.com/api/auth/jwks"}, "BETTER_AUTH_JWKS_URL: is set but BETTER_AUTH_URL is not"},
+		{"better auth audience without url", map[string]string{"BETTER_AUTH_AUDIENCE": "todo-api"}, "BETTER_AUTH_AUDIENCE: is set but BETTER_AUTH_URL is not"},
+		{"better auth url not a url", map[string]string{"BETTER_AUTH_URL": "auth.example.com"}, "BETTER_AUTH_URL: must be an absolute http(s) URL"},
+		{"better auth url with credentials", map[string]string{"BETTER_AUTH_URL": "https://u:p@auth.example.com"}, "BETTER_AUTH_URL: must not carry credentials"},
+		{"better auth over http in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": "a-production-secret-of-enough-length-0123", "BETTER_AUTH_URL": "http://auth.example.com"}, "BETTER_AUTH_URL: must use https when ENV=production"},
+		{"better auth jwks over http in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": "a-production-secret-of-enough-length-0123", "BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWKS_URL": "http://auth.example.com/jwks"}, "BETTER_AUTH_JWKS_URL: must use https"},
+		{"better auth padded issuer", map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_ISSUER": " x "}, "BETTER_AUTH_ISSUER: must not have surrounding spaces"},
+		{"better auth refresh too short", map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWKS_REFRESH": "10ms"}, "BETTER_AUTH_JWKS_REFRESH: must be at least 1s"},
+		{"better auth min refresh too short", map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWKS_MIN_REFRESH": "1ms"}, "BETTER_AUTH_JWKS_MIN_REFRESH: must be between 100ms"},
 		{"weak bcrypt in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": strings.Repeat("k", 40), "BCRYPT_COST": "4"}, "BCRYPT_COST: must be between 10 and 31"},
 		{"bcrypt too high", map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
 		{"bad rate", map[string]string{"AUTH_RATE_LIMIT": "0"}, "AUTH_RATE_LIMIT"},
@@ -311,5 +320,35 @@ func TestLoadOrCreateSecretConcurrently(t *testing.T) {
 	}
 	if len(seen) != 1 {
 		t.Errorf("%d processes starting at once saw %d different secrets, want 1", n, len(seen))
+	}
+}
+
+// TestBetterAuthDefaults: the JWKS URL, issuer and audience follow
+// BETTER_AUTH_URL (without its trailing slash) as Better Auth's own
+// defaults do; set ones are kept; loopback http is allowed in production.
+func TestBetterAuthDefaults(t *testing.T) {
+	cfg, err := load(t, "", "", map[string]string{"BETTER_AUTH_URL": "https://app.example.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BetterAuthJWKSURL != "https://app.example.com/api/auth/jwks" || cfg.BetterAuthIssuer != "https://app.example.com" || cfg.BetterAuthAudience != "https://app.example.com" {
+		t.Errorf("derived: jwks %q issuer %q audience %q", cfg.BetterAuthJWKSURL, cfg.BetterAuthIssuer, cfg.BetterAuthAudience)
+	}
+	if cfg.BetterAuthJWKSRefresh != 10*time.Minute || cfg.BetterAuthJWKSMinRefresh != 10*time.Second {
+		t.Errorf("refresh %s, min refresh %s", cfg.BetterAuthJWKSRefresh, cfg.BetterAuthJWKSMinRefresh)
+	}
+	cfg, err = load(t, "", "", map[string]string{
+		"ENV": "production", "BETTER_AUTH_SECRET": strings.Repeat("k", 40),
+		"BETTER_AUTH_URL": "http://127.0.0.1:3000", "BETTER_AUTH_AUDIENCE": "todo-api", "BETTER_AUTH_JWKS_URL": "http://localhost:3000/keys",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BetterAuthJWKSURL != "http://localhost:3000/keys" || cfg.BetterAuthIssuer != "http://127.0.0.1:3000" || cfg.BetterAuthAudience != "todo-api" {
+		t.Errorf("kept: jwks %q issuer %q audience %q", cfg.BetterAuthJWKSURL, cfg.BetterAuthIssuer, cfg.BetterAuthAudience)
+	}
+	cfg, err = load(t, "", "", nil)
+	if err != nil || cfg.BetterAuthURL != "" || cfg.BetterAuthJWKSURL != "" {
+		t.Errorf("off by default: %q %q %v", cfg.BetterAuthURL, cfg.BetterAuthJWKSURL, err)
 	}
 }

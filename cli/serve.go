@@ -75,19 +75,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Info("accepting Better Auth tokens", "jwks", cfg.BetterAuthJWKSURL, "issuer", cfg.BetterAuthIssuer, "audience", cfg.BetterAuthAudience)
 	}
 
-	if cfg.AutoMigrate {
-		mdb, err := openMigrationDB(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		applied, err := migrations.NewRunner(mdb, migrations.All(), log).Up(ctx, "")
-		closeDB(mdb)
-		if err != nil {
-			return fmt.Errorf("auto-migrate: %w", err)
-		}
-		log.Info("schema at head", "applied_now", len(applied))
-	}
-
 	db, err := database.Open(ctx, database.Options{
 		URL:             urls.Serve,
 		MaxOpenConns:    cfg.DBMaxOpenConns,
@@ -105,6 +92,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeDB(db)
+
+	if cfg.AutoMigrate {
+		// The usual start finds the schema at head: one query on the pool
+		// just opened says so, and start-up (a serverless instance woken by
+		// a request) skips the direct connection and the migration lock.
+		// Anything else goes through the runner, under the lock.
+		st, err := migrations.NewRunner(db, migrations.All(), nil).State(ctx)
+		if err != nil || !st.AtHead() {
+			if err := migrateAtStart(ctx, cfg, log); err != nil {
+				return err
+			}
+		} else {
+			log.Info("schema at head", "applied_now", 0)
+		}
+	}
 
 	app, err := controllers.NewApp(cfg, db, log)
 	if err != nil {
@@ -182,4 +184,21 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), e
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
+}
+
+// migrateAtStart applies pending migrations over the direct URL, under the
+// migration lock, so that of several instances starting at once exactly
+// one applies them and the others wait.
+func migrateAtStart(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	mdb, err := openMigrationDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(mdb)
+	applied, err := migrations.NewRunner(mdb, migrations.All(), log).Up(ctx, "")
+	if err != nil {
+		return fmt.Errorf("auto-migrate: %w", err)
+	}
+	log.Info("schema at head", "applied_now", len(applied))
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -59,8 +60,12 @@ type Auth struct {
 	parser *jwt.Parser
 	guard  *failureGuard
 	// dummyHash is compared against when the user does not exist, so that
-	// an unknown user and a wrong password take the same time.
-	dummyHash []byte
+	// an unknown user and a wrong password take the same time. It is
+	// computed in the background from NewAuth on: at cost 12 that takes
+	// about a quarter of a second, which start-up (a serverless instance
+	// woken by a request) should not wait for; a login that needs it
+	// before it is ready waits for it.
+	dummyHash func() []byte
 	// betterAuth verifies Better Auth tokens; nil when they are not
 	// accepted.
 	betterAuth *betterAuth
@@ -89,12 +94,20 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 	if len(opts.Secret) < 32 {
 		return nil, errors.New("token signing secret: at least 32 bytes are required")
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser-password"), opts.BcryptCost)
-	if err != nil {
-		return nil, fmt.Errorf("bcrypt cost %d: %w", opts.BcryptCost, err)
+	if opts.BcryptCost < bcrypt.MinCost || opts.BcryptCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d: must be between %d and %d", opts.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	dummy := sync.OnceValue(func() []byte {
+		h, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser-password"), opts.BcryptCost)
+		if err != nil {
+			panic(fmt.Sprintf("bcrypt at a valid cost failed: %v", err)) // only on a broken crypto/rand
+		}
+		return h
+	})
+	go dummy()
 	var ba *betterAuth
 	if opts.BetterAuth != nil {
+		var err error
 		if ba, err = newBetterAuth(*opts.BetterAuth, opts.Now, opts.Cache != nil); err != nil {
 			return nil, err
 		}
@@ -346,7 +359,7 @@ func (a *Auth) CheckPassword(ctx context.Context, userID int64, field, password,
 // time and tells nothing about the account.
 func (a *Auth) comparePassword(hash *string, password string) bool {
 	if hash == nil || *hash == "" {
-		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(a.dummyHash(), []byte(password))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(*hash), []byte(password)) == nil

@@ -1,19 +1,22 @@
 package controllers_test
 
-// Request validation through the real router: every field limit at and just
-// past its boundary, every bad field listed, read-only fields refused and
-// never applied, batch all-or-nothing, and the body format rules (400, 413).
-// The contract is apidocs/openapi.yaml.
+// Request validation through the real router. The field rules (limits at
+// and just past each boundary, required, null) are tabled where they live,
+// in services/input_test.go; here one case per kind of rule proves the
+// wiring and the shape of the 422, next to what only the wire and the
+// database show: JSON types, absent versus null, unknown and read-only
+// members, every bad field listed, what is stored, batch all-or-nothing,
+// and the body format rules (400, 413). The contract is apidocs/openapi.yaml.
 
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -38,20 +41,6 @@ const (
 // part), starting with prefix.
 func valName(prefix string) string {
 	return fmt.Sprintf("%s%d_%d", prefix, userSeq.Add(1), time.Now().UnixNano()%1e6)
-}
-
-var valShortSeq atomic.Int64
-
-// valShortName returns a fresh 3-character username.
-func valShortName() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789_.-"
-	n := (time.Now().UnixNano()/997 + valShortSeq.Add(1)*7919) % (39 * 39 * 39)
-	b := make([]byte, 3)
-	for i := range b {
-		b[i] = alphabet[n%39]
-		n /= 39
-	}
-	return string(b)
 }
 
 // valPad pads s with fill up to n characters (runes).
@@ -175,141 +164,87 @@ func valRawTodo(t testing.TB, r response) map[string]any {
 	return r.JSON(t)
 }
 
+// What a member of the wrong JSON type is told, by the type of its field.
+const (
+	valMustString  = "must be a string"
+	valMustInteger = "must be an integer"
+	valMustBool    = "must be true or false"
+	valMustTime    = "must be an RFC 3339 date-time like 2026-12-31T17:00:00Z, or null"
+	valMustArray   = "must be an array"
+)
+
+// valWantErrors checks that r is a 422 problem that lists exactly the
+// fields of want, each with its message.
+func valWantErrors(t testing.TB, r response, want map[string]string) {
+	t.Helper()
+	p := checkProblem(t, expect(t, r, http.StatusUnprocessableEntity))
+	got := make(map[string]string, len(p.Errors))
+	for _, e := range p.Errors {
+		got[e.Field] = e.Message
+	}
+	if !maps.Equal(got, want) || len(p.Errors) != len(want) {
+		t.Errorf("errors = %v, want %v", got, want)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // register
 
-func TestValidationRegisterEmail(t *testing.T) {
-	cases := []struct {
-		name   string
-		email  func() any
-		status int    // 201 or 422; 0 means 201 or 422 are both acceptable
-		want   string // the stored email, when created
-	}{
-		{name: "plain", email: func() any { return valName("plain") + "@example.com" }, status: 201},
-		{name: "plus tag and dots", email: func() any { return "first.last+" + valName("t") + "@mail.example.co.uk" }, status: 201},
-		{name: "apostrophe hyphen underscore", email: func() any { return "o'brien_" + valName("x") + "-y@example-domain.ie" }, status: 201},
-		{name: "255 bytes", email: func() any { return valEmail(255) }, status: 201},
-		{name: "mixed case stored lower-cased", email: func() any { return "MiXeD." + strings.ToUpper(valName("u")) + "@Example.COM" }, status: 201},
-		{name: "non-ASCII upper case is lower-cased if accepted", email: func() any { return "ÉLODIE." + valName("u") + "@EXAMPLE.COM" }, status: 0},
-		{name: "no at sign", email: func() any { return "plainaddress" }, status: 422},
-		{name: "number", email: func() any { return 42 }, status: 422},
-		{name: "null", email: func() any { return nil }, status: 422},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			a := sharedAPI(t)
-			email := tc.email()
-			username := valName("reg")
-			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(email, username, valPassword)})
-			if tc.status == 0 && r.Status == http.StatusUnprocessableEntity {
-				valWantFields(t, r, 422, "email")
-				return
-			}
-			if tc.status == 422 {
-				valWantFields(t, r, 422, "email")
-				return
-			}
-			var u valUser
-			expect(t, r, http.StatusCreated).Decode(t, &u)
-			want := strings.ToLower(email.(string))
-			if u.Email != want {
-				t.Errorf("email = %q, want %q (lower-cased)", u.Email, want)
-			}
-			// Logging in with the address as typed works, and the stored
-			// address is the lower-cased one.
-			token := login(t, a, email.(string), valPassword)
-			if got := valMe(t, a, token).Email; got != want {
-				t.Errorf("GET /users/me email = %q, want %q", got, want)
-			}
-		})
-	}
-	t.Run("absent", func(t *testing.T) {
-		a := sharedAPI(t)
-		r := a.do(req{Method: "POST", Path: valRegister, Body: map[string]any{"username": valName("reg"), "password": valPassword}})
-		valWantFields(t, r, 422, "email")
-	})
-}
+// The email, username and password rules are tabled in services
+// (TestRegisterInputValidate). Here: what a registration stores, one rule
+// through the router, and the JSON types.
 
-func TestValidationRegisterUsername(t *testing.T) {
-	cases := []struct {
-		name     string
-		username func() any
-		ok       bool
-	}{
-		{name: "3 characters", username: func() any { return valShortName() }, ok: true},
-		{name: "50 characters", username: func() any { return valPad(valName("u"), 50, "x") }, ok: true},
-		{name: "every allowed kind", username: func() any { return "A.b_C-9." + valName("z") }, ok: true},
-		{name: "case kept", username: func() any { return "MiXeD_" + strings.ToUpper(valName("c")) }, ok: true},
-		{name: "2 characters", username: func() any { return "ab" }},
-		{name: "space", username: func() any { return "has space" }},
-		{name: "number", username: func() any { return 12345 }},
-		{name: "null", username: func() any { return nil }},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			a := sharedAPI(t)
-			username := tc.username()
-			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(valEmail(40), username, valPassword)})
-			if !tc.ok {
-				valWantFields(t, r, 422, "username")
-				return
-			}
-			var u valUser
-			expect(t, r, http.StatusCreated).Decode(t, &u)
-			if u.Username != username {
-				t.Errorf("username = %q, want %q (as sent)", u.Username, username)
-			}
-			login(t, a, username.(string), valPassword)
-		})
-	}
-	t.Run("absent", func(t *testing.T) {
+func TestValidationRegister(t *testing.T) {
+	t.Run("stored as normalised", func(t *testing.T) {
+		// The email is stored lower-cased and logs in as typed; the
+		// username keeps its case; a 72-byte password of four-byte
+		// characters counts every byte.
 		a := sharedAPI(t)
-		r := a.do(req{Method: "POST", Path: valRegister, Body: map[string]any{"email": valEmail(40), "password": valPassword}})
-		valWantFields(t, r, 422, "username")
+		email := "MiXeD." + strings.ToUpper(valName("u")) + "@Example.COM"
+		username := "MiXeD_" + strings.ToUpper(valName("c"))
+		pw := strings.Repeat("😀", 18)
+		var u valUser
+		expect(t, a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(email, username, pw)}), http.StatusCreated).Decode(t, &u)
+		if want := strings.ToLower(email); u.Email != want || u.Username != username {
+			t.Errorf("email, username = %q, %q; want %q (lower-cased), %q (as sent)", u.Email, u.Username, want, username)
+		}
+		token := login(t, a, email, pw)
+		if got := valMe(t, a, token); got != u {
+			t.Errorf("GET /users/me = %+v, want the register response %+v", got, u)
+		}
+		login(t, a, username, pw)
+		// Change the last character for as many ASCII bytes (the same
+		// length, still valid UTF-8) and the login fails.
+		_, size := utf8.DecodeLastRuneInString(pw)
+		wrong := pw[:len(pw)-size] + strings.Repeat("#", size)
+		expect(t, a.do(req{Method: "POST", Path: valLogin, Body: map[string]any{"username": username, "password": wrong}}), http.StatusUnauthorized)
 	})
-}
-
-func TestValidationRegisterPassword(t *testing.T) {
-	cases := []struct {
-		name     string
-		password any
-		ok       bool
-	}{
-		{name: "8 ASCII bytes", password: "12345678", ok: true},
-		{name: "72 ASCII bytes", password: strings.Repeat("p", 72), ok: true},
-		{name: "73 ASCII bytes", password: strings.Repeat("p", 73)},
-		{name: "36 two-byte characters = 72 bytes", password: strings.Repeat("é", 36), ok: true},
-		{name: "18 four-byte characters = 72 bytes", password: strings.Repeat("😀", 18), ok: true},
-		{name: "number", password: 12345678},
-		{name: "null", password: nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			a := sharedAPI(t)
-			username := valName("pw")
-			r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(valEmail(40), username, tc.password)})
-			if !tc.ok {
-				valWantFields(t, r, 422, "password")
-				return
-			}
-			expect(t, r, http.StatusCreated)
-			pw := tc.password.(string)
-			login(t, a, username, pw)
-			// Every byte counts: change the last character for as many
-			// ASCII bytes (the same length, still valid UTF-8) and the
-			// login fails.
-			_, size := utf8.DecodeLastRuneInString(pw)
-			wrong := pw[:len(pw)-size] + strings.Repeat("#", size)
-			if wrong == pw {
-				wrong = pw[:len(pw)-size] + strings.Repeat("$", size)
-			}
-			expect(t, a.do(req{Method: "POST", Path: valLogin, Body: map[string]any{"username": username, "password": wrong}}), http.StatusUnauthorized)
-		})
-	}
-	t.Run("absent", func(t *testing.T) {
+	t.Run("non-ASCII upper case is lower-cased if accepted", func(t *testing.T) {
 		a := sharedAPI(t)
-		r := a.do(req{Method: "POST", Path: valRegister, Body: map[string]any{"email": valEmail(40), "username": valName("pw")}})
-		valWantFields(t, r, 422, "password")
+		email := "ÉLODIE." + valName("u") + "@EXAMPLE.COM"
+		r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(email, valName("reg"), valPassword)})
+		if r.Status == http.StatusUnprocessableEntity {
+			valWantFields(t, r, 422, "email")
+			return
+		}
+		var u valUser
+		expect(t, r, http.StatusCreated).Decode(t, &u)
+		if want := strings.ToLower(email); u.Email != want {
+			t.Errorf("email = %q, want %q (lower-cased)", u.Email, want)
+		}
+	})
+	t.Run("a rule", func(t *testing.T) {
+		a := sharedAPI(t)
+		body := valRegisterBody(valEmail(40), "ab", valPassword)
+		valWantFields(t, a.do(req{Method: "POST", Path: valRegister, Body: body}), 422, "username")
+		// Nothing was created: the same email registers.
+		body["username"] = valName("ok")
+		expect(t, a.do(req{Method: "POST", Path: valRegister, Body: body}), http.StatusCreated)
+	})
+	t.Run("JSON types", func(t *testing.T) {
+		a := sharedAPI(t)
+		r := a.do(req{Method: "POST", Path: valRegister, Body: valRegisterBody(42, 12345, 12345678)})
+		valWantErrors(t, r, map[string]string{"email": valMustString, "username": valMustString, "password": valMustString})
 	})
 }
 
@@ -345,13 +280,6 @@ func TestValidationRegisterConflicts(t *testing.T) {
 
 // ---------------------------------------------------------------------------
 // todo create
-
-type valTodoCase struct {
-	name   string
-	body   any      // a map, or a raw JSON string
-	fields []string // nil: the todo is created; else the 422 fields
-	check  func(t *testing.T, got todo, raw map[string]any)
-}
 
 func valWantTitle(want string) func(*testing.T, todo, map[string]any) {
 	return func(t *testing.T, got todo, _ map[string]any) {
@@ -419,85 +347,33 @@ func valAll(checks ...func(*testing.T, todo, map[string]any)) func(*testing.T, t
 	}
 }
 
-func valTodoCreateCases() []valTodoCase {
-	a255 := strings.Repeat("a", 255)
-	e255 := strings.Repeat("é", 255)
-	cases := []valTodoCase{
-		// title
-		{name: "title 1 character", body: map[string]any{"title": "a"}, check: valWantTitle("a")},
-		{name: "title 255 ASCII", body: map[string]any{"title": a255}, check: valWantTitle(a255)},
-		{name: "title 255 two-byte characters (510 bytes)", body: map[string]any{"title": e255}, check: valWantTitle(e255)},
-		{name: "title 255 four-byte characters (1020 bytes)", body: map[string]any{"title": strings.Repeat("😀", 255)}, check: valWantTitle(strings.Repeat("😀", 255))},
-		{name: "title trimmed", body: map[string]any{"title": "  padded title \t"}, check: valWantTitle("padded title")},
-		{name: "title trimmed of newlines", body: map[string]any{"title": "\r\n\tpadded\n"}, check: valWantTitle("padded")},
-		{name: "title 255 after trimming", body: map[string]any{"title": "   " + a255 + "   "}, check: valWantTitle(a255)},
-		{name: "title inner spaces kept", body: map[string]any{"title": "a  b"}, check: valWantTitle("a  b")},
-		{name: "title absent", body: map[string]any{"priority": 1}, fields: []string{"title"}},
-		{name: "title null", body: map[string]any{"title": nil}, fields: []string{"title"}},
-		{name: "title 256 ASCII", body: map[string]any{"title": a255 + "a"}, fields: []string{"title"}},
-		{name: "title number", body: map[string]any{"title": 42}, fields: []string{"title"}},
-		{name: "title boolean", body: map[string]any{"title": true}, fields: []string{"title"}},
-		{name: "title array", body: map[string]any{"title": []string{"a"}}, fields: []string{"title"}},
-		{name: "title object", body: map[string]any{"title": map[string]any{"a": 1}}, fields: []string{"title"}},
-		// description
-		{name: "description absent is null", body: map[string]any{"title": "d"}, check: valWantDescription(nil)},
-		{name: "description null", body: map[string]any{"title": "d", "description": nil}, check: valWantDescription(nil)},
-		{name: "description kept as sent", body: map[string]any{"title": "d", "description": "line 1\nline 2"}, check: valWantDescription(ptr("line 1\nline 2"))},
-		{name: "description 10000 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10000)}, check: valWantDescription(ptr(strings.Repeat("d", 10000)))},
-		{name: "description 10000 two-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("é", 10000)}, check: valWantDescription(ptr(strings.Repeat("é", 10000)))},
-		{name: "description 10000 four-byte characters", body: map[string]any{"title": "d", "description": strings.Repeat("😀", 10000)}, check: valWantDescription(ptr(strings.Repeat("😀", 10000)))},
-		{name: "description 10001 ASCII", body: map[string]any{"title": "d", "description": strings.Repeat("d", 10001)}, fields: []string{"description"}},
-		{name: "description number", body: map[string]any{"title": "d", "description": 5}, fields: []string{"description"}},
-		{name: "description array", body: map[string]any{"title": "d", "description": []string{"x"}}, fields: []string{"description"}},
-		// priority
-		{name: "priority absent defaults to 0", body: map[string]any{"title": "p"}, check: valWantPriority(0)},
-		{name: "priority 6", body: `{"title":"p","priority":6}`, fields: []string{"priority"}},
-		{name: "priority 2.5", body: `{"title":"p","priority":2.5}`, fields: []string{"priority"}},
-		{name: "priority string", body: `{"title":"p","priority":"3"}`, fields: []string{"priority"}},
-		{name: "priority null", body: `{"title":"p","priority":null}`, fields: []string{"priority"}},
-		{name: "priority boolean", body: `{"title":"p","priority":true}`, fields: []string{"priority"}},
-		{name: "priority huge", body: `{"title":"p","priority":99999999999999999999999}`, fields: []string{"priority"}},
-		// completed
-		{name: "completed absent defaults to false", body: map[string]any{"title": "c"}, check: valWantCompleted(false)},
-		{name: "completed true", body: `{"title":"c","completed":true}`, check: valWantCompleted(true)},
-		{name: "completed false", body: `{"title":"c","completed":false}`, check: valWantCompleted(false)},
-		{name: "completed string", body: `{"title":"c","completed":"true"}`, fields: []string{"completed"}},
-		{name: "completed 1", body: `{"title":"c","completed":1}`, fields: []string{"completed"}},
-		{name: "completed 0", body: `{"title":"c","completed":0}`, fields: []string{"completed"}},
-		{name: "completed null", body: `{"title":"c","completed":null}`, fields: []string{"completed"}},
-		// due_date
-		{name: "due_date absent is null", body: map[string]any{"title": "t"}, check: valWantDue("")},
-		{name: "due_date null", body: `{"title":"t","due_date":null}`, check: valWantDue("")},
-		{name: "due_date UTC", body: `{"title":"t","due_date":"2026-12-31T17:00:00Z"}`, check: valWantDue("2026-12-31T17:00:00Z")},
-		{name: "due_date with offset comes back in UTC", body: `{"title":"t","due_date":"2026-12-31T19:30:00+02:30"}`, check: valWantDue("2026-12-31T17:00:00Z")},
-		{name: "due_date with negative offset", body: `{"title":"t","due_date":"2026-12-31T12:00:00-05:00"}`, check: valWantDue("2026-12-31T17:00:00Z")},
-		{name: "due_date with microseconds", body: `{"title":"t","due_date":"2026-12-31T17:00:00.123456Z"}`, check: valWantDue("2026-12-31T17:00:00.123456Z")},
-		{name: "due_date date only", body: `{"title":"t","due_date":"2026-12-31"}`, fields: []string{"due_date"}},
-		{name: "due_date without zone", body: `{"title":"t","due_date":"2026-12-31T17:00:00"}`, fields: []string{"due_date"}},
-		{name: "due_date words", body: `{"title":"t","due_date":"tomorrow"}`, fields: []string{"due_date"}},
-		{name: "due_date European", body: `{"title":"t","due_date":"31/12/2026"}`, fields: []string{"due_date"}},
-		{name: "due_date empty string", body: `{"title":"t","due_date":""}`, fields: []string{"due_date"}},
-		{name: "due_date month 13", body: `{"title":"t","due_date":"2026-13-01T00:00:00Z"}`, fields: []string{"due_date"}},
-		{name: "due_date February 30", body: `{"title":"t","due_date":"2026-02-30T00:00:00Z"}`, fields: []string{"due_date"}},
-		{name: "due_date hour 25", body: `{"title":"t","due_date":"2026-12-31T25:00:00Z"}`, fields: []string{"due_date"}},
-		{name: "due_date Unix seconds", body: `{"title":"t","due_date":1798736400}`, fields: []string{"due_date"}},
-	}
-	for p := 0; p <= 5; p++ {
-		cases = append(cases, valTodoCase{name: fmt.Sprintf("priority %d", p), body: fmt.Sprintf(`{"title":"p","priority":%d}`, p), check: valWantPriority(p)})
-	}
-	cases = append(cases, valTodoCase{
-		name: "all fields",
-		body: map[string]any{"title": " All ", "description": "desc", "completed": true, "priority": 5, "due_date": "2030-01-02T03:04:05Z"},
-		check: valAll(valWantTitle("All"), valWantDescription(ptr("desc")), valWantCompleted(true), valWantPriority(5),
-			valWantDue("2030-01-02T03:04:05Z")),
-	})
-	return cases
-}
-
+// TestValidationTodoCreate: what a create stores and answers. The title,
+// description, priority, completed and due_date rules are tabled in
+// services (TestTodoInputValidate); one of them goes through the router
+// here, with the cases only a real request and database show: defaults,
+// null versus absent, normalisation, the longest values the rules allow.
 func TestValidationTodoCreate(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
-	for _, tc := range valTodoCreateCases() {
+	title, desc := strings.Repeat("😀", 255), strings.Repeat("😀", 10000)
+	cases := []struct {
+		name   string
+		body   any      // a map, or a raw JSON string
+		fields []string // nil: the todo is created; else the 422 fields
+		check  func(t *testing.T, got todo, raw map[string]any)
+	}{
+		{name: "defaults", body: map[string]any{"title": "d"},
+			check: valAll(valWantDescription(nil), valWantPriority(0), valWantCompleted(false), valWantDue(""))},
+		{name: "description and due_date null", body: `{"title":"n","description":null,"due_date":null}`,
+			check: valAll(valWantDescription(nil), valWantDue(""))},
+		{name: "all fields, normalised", body: map[string]any{"title": " \tAll  fields\n", "description": "line 1\nline 2", "completed": true, "priority": 5, "due_date": "2026-12-31T19:30:00.123456+02:30"},
+			check: valAll(valWantTitle("All  fields"), valWantDescription(ptr("line 1\nline 2")), valWantCompleted(true), valWantPriority(5),
+				valWantDue("2026-12-31T17:00:00.123456Z"))},
+		{name: "longest title and description, four-byte characters", body: map[string]any{"title": title, "description": desc},
+			check: valAll(valWantTitle(title), valWantDescription(&desc))},
+		{name: "a rule", body: `{"title":"p","priority":6}`, fields: []string{"priority"}},
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := sharedAPI(t)
 			before := valTotal(t, a, acc.Token)
@@ -517,60 +393,73 @@ func TestValidationTodoCreate(t *testing.T) {
 			}
 			tc.check(t, got, valRawTodo(t, r))
 			// What was stored is what was answered.
-			stored, _ := valGetTodo(t, a, acc.Token, got.ID)
+			gr := expect(t, a.do(req{Method: "GET", Path: valTodoPath(got.ID), Token: acc.Token}), http.StatusOK)
+			var stored todo
+			gr.Decode(t, &stored)
 			if !valSameTodo(stored, got) {
 				t.Errorf("GET = %+v, want the create response %+v", stored, got)
 			}
-			gr := a.do(req{Method: "GET", Path: valTodoPath(got.ID), Token: acc.Token})
 			tc.check(t, stored, valRawTodo(t, gr))
 		})
 	}
 }
 
-// TestValidationTodoDueDateNearYear10000: a due_date whose local year is
-// 9999 but whose UTC instant is in year 10000 must be refused (422) or
-// stored in a form every response can render. It must never produce a
-// response without a body.
-func TestValidationTodoDueDateNearYear10000(t *testing.T) {
-	cases := []struct{ name, body string }{
-		{"create", `{"title":"edge","due_date":"9999-12-31T23:59:59-01:00"}`},
-		{"create, latest representable UTC", `{"title":"edge","due_date":"9999-12-31T23:59:59Z"}`},
+// TestValidationTodoJSONTypes: a member of the wrong JSON type is named
+// with what it must be, whatever its field. The items of one batch carry
+// one wrong member each; every item is listed in one answer.
+func TestValidationTodoJSONTypes(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	items := []struct {
+		field, value, message string
+	}{
+		{"title", `42`, valMustString},
+		{"title", `true`, valMustString},
+		{"title", `["a"]`, valMustString},
+		{"title", `{"a":1}`, valMustString},
+		{"description", `5`, valMustString},
+		{"description", `["x"]`, valMustString},
+		{"priority", `2.5`, valMustInteger},
+		{"priority", `"3"`, valMustInteger},
+		{"priority", `true`, valMustInteger},
+		{"priority", `99999999999999999999999`, valMustInteger},
+		{"completed", `"true"`, valMustBool},
+		{"completed", `1`, valMustBool},
+		{"completed", `0`, valMustBool},
+		{"due_date", `"2026-12-31"`, valMustTime},
+		{"due_date", `"2026-12-31T17:00:00"`, valMustTime},
+		{"due_date", `"tomorrow"`, valMustTime},
+		{"due_date", `"31/12/2026"`, valMustTime},
+		{"due_date", `""`, valMustTime},
+		{"due_date", `"2026-13-01T00:00:00Z"`, valMustTime},
+		{"due_date", `"2026-02-30T00:00:00Z"`, valMustTime},
+		{"due_date", `"2026-12-31T25:00:00Z"`, valMustTime},
+		{"due_date", `1798736400`, valMustTime},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			a := sharedAPI(t)
-			acc := newAccount(t, a)
-			r := a.do(req{Method: "POST", Path: valTodosPath, Token: acc.Token, Body: tc.body})
-			if r.Status == http.StatusUnprocessableEntity {
-				valWantFields(t, r, 422, "due_date")
-			} else {
-				expect(t, r, http.StatusCreated)
-				valRawTodo(t, r) // a JSON object, not an empty body
-			}
-			// The user's list and every todo in it must still render.
-			l := expect(t, a.do(req{Method: "GET", Path: valTodosPath, Token: acc.Token}), http.StatusOK)
-			var page todoPage
-			l.Decode(t, &page)
-			for _, td := range page.Items {
-				g := expect(t, a.do(req{Method: "GET", Path: valTodoPath(td.ID), Token: acc.Token}), http.StatusOK)
-				valRawTodo(t, g)
-			}
-		})
-	}
-	t.Run("patch", func(t *testing.T) {
-		a := sharedAPI(t)
-		acc := newAccount(t, a)
-		td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "edge"})
-		r := a.do(req{Method: "PATCH", Path: valTodoPath(td.ID), Token: acc.Token, Body: `{"due_date":"9999-12-31T23:00:00-02:00"}`})
-		if r.Status == http.StatusUnprocessableEntity {
-			valWantFields(t, r, 422, "due_date")
+	var raw []string
+	want := map[string]string{}
+	for i, it := range items {
+		if it.field == "title" {
+			raw = append(raw, fmt.Sprintf(`{"title":%s}`, it.value))
 		} else {
-			expect(t, r, http.StatusOK)
-			valRawTodo(t, r)
+			raw = append(raw, fmt.Sprintf(`{"title":"t","%s":%s}`, it.field, it.value))
 		}
-		g := expect(t, a.do(req{Method: "GET", Path: valTodoPath(td.ID), Token: acc.Token}), http.StatusOK)
-		valRawTodo(t, g)
-	})
+		want[fmt.Sprintf("items[%d].%s", i, it.field)] = it.message
+	}
+	r := a.do(req{Method: "POST", Path: valBatchPath, Token: acc.Token, Body: `{"items":[` + strings.Join(raw, ",") + `]}`})
+	valWantErrors(t, r, want)
+	valWantErrors(t, a.do(req{Method: "POST", Path: valBatchPath, Token: acc.Token, Body: `{"items":{"title":"a"}}`}), map[string]string{"items": valMustArray})
+	// One create and one patch, for their own wiring.
+	valWantErrors(t, a.do(req{Method: "POST", Path: valTodosPath, Token: acc.Token, Body: `{"title":"p","priority":"3"}`}), map[string]string{"priority": valMustInteger})
+	td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "typed"})
+	valWantErrors(t, a.do(req{Method: "PATCH", Path: valTodoPath(td.ID), Token: acc.Token, Body: `{"completed":"yes","due_date":"next week"}`}),
+		map[string]string{"completed": valMustBool, "due_date": valMustTime})
+	if n := valTotal(t, a, acc.Token); n != 1 {
+		t.Errorf("total = %d, want 1: nothing may be created", n)
+	}
+	if got, _ := valGetTodo(t, a, acc.Token, td.ID); !valSameTodo(got, td) {
+		t.Errorf("todo = %+v, want unchanged %+v", got, td)
+	}
 }
 
 // TestValidationTodoCreateEchoesStoredValues: the 201 body of a create (and
@@ -630,6 +519,8 @@ func TestValidationTodoPatch(t *testing.T) {
 			}
 		}
 	}
+	// The rules a patch must meet are tabled in services; here what a
+	// patch changes and leaves alone, in the database.
 	cases := []struct {
 		name   string
 		body   any
@@ -639,24 +530,14 @@ func TestValidationTodoPatch(t *testing.T) {
 	}{
 		{name: "empty object", body: `{}`, same: unchangedExcept()},
 		{name: "title only", body: `{"title":"  renamed  "}`, check: valWantTitle("renamed"), same: unchangedExcept("title")},
-		{name: "title 255 two-byte characters", body: map[string]any{"title": strings.Repeat("é", 255)}, check: valWantTitle(strings.Repeat("é", 255)), same: unchangedExcept("title")},
 		{name: "priority only", body: `{"priority":5}`, check: valWantPriority(5), same: unchangedExcept("priority")},
 		{name: "priority 0", body: `{"priority":0}`, check: valWantPriority(0), same: unchangedExcept("priority")},
 		{name: "completed only", body: `{"completed":true}`, check: valWantCompleted(true), same: unchangedExcept("completed")},
 		{name: "description only", body: `{"description":"new"}`, check: valWantDescription(ptr("new")), same: unchangedExcept("description")},
 		{name: "description null clears it", body: `{"description":null}`, check: valWantDescription(nil), same: unchangedExcept("description")},
-		{name: "description 10000 characters", body: map[string]any{"description": strings.Repeat("é", 10000)}, check: valWantDescription(ptr(strings.Repeat("é", 10000))), same: unchangedExcept("description")},
 		{name: "due_date only", body: `{"due_date":"2028-02-29T12:00:00+01:00"}`, check: valWantDue("2028-02-29T11:00:00Z"), same: unchangedExcept("due_date")},
 		{name: "due_date null clears it", body: `{"due_date":null}`, check: valWantDue(""), same: unchangedExcept("due_date")},
 		{name: "two fields", body: `{"completed":true,"priority":4}`, check: valAll(valWantCompleted(true), valWantPriority(4)), same: unchangedExcept("completed", "priority")},
-		{name: "title null", body: `{"title":null}`, fields: []string{"title"}},
-		{name: "title 256 characters", body: map[string]any{"title": strings.Repeat("é", 256)}, fields: []string{"title"}},
-		{name: "description 10001 characters", body: map[string]any{"description": strings.Repeat("d", 10001)}, fields: []string{"description"}},
-		{name: "priority 6", body: `{"priority":6}`, fields: []string{"priority"}},
-		{name: "priority 2.5", body: `{"priority":2.5}`, fields: []string{"priority"}},
-		{name: "priority string", body: `{"priority":"3"}`, fields: []string{"priority"}},
-		{name: "completed string", body: `{"completed":"yes"}`, fields: []string{"completed"}},
-		{name: "due_date malformed", body: `{"due_date":"next week"}`, fields: []string{"due_date"}},
 		{name: "good and bad field together", body: `{"title":"fine","priority":9}`, fields: []string{"priority"}},
 	}
 	for _, tc := range cases {
@@ -699,6 +580,10 @@ func TestValidationTodoPatch(t *testing.T) {
 // ---------------------------------------------------------------------------
 // users PATCH
 
+// TestValidationUserPatch: what a change to the current user stores. The
+// email, username, password and current_password rules are tabled in
+// services (TestUpdateUserInputValidate); one goes through the router here.
+// A wrong current_password needs the stored hash, so it is checked here.
 func TestValidationUserPatch(t *testing.T) {
 	type ctx struct {
 		a   *api
@@ -722,11 +607,8 @@ func TestValidationUserPatch(t *testing.T) {
 				login(t, c.a, sent["username"].(string), c.acc.Password)
 			},
 		},
-		{name: "username 50 characters", body: func(ctx) map[string]any { return map[string]any{"username": valPad(valName("u"), 50, "z")} }, status: 200},
 		{name: "username own, other case", body: func(c ctx) map[string]any { return map[string]any{"username": strings.ToUpper(c.acc.Username)} }, status: 200},
 		{name: "username 2 characters", body: func(ctx) map[string]any { return map[string]any{"username": "ab"} }, status: 422, fields: []string{"username"}},
-		{name: "username bad character", body: func(ctx) map[string]any { return map[string]any{"username": "no spaces"} }, status: 422, fields: []string{"username"}},
-		{name: "email without current_password", body: func(ctx) map[string]any { return map[string]any{"email": valEmail(40)} }, status: 422, fields: []string{"current_password"}},
 		{name: "email with wrong current_password", body: func(ctx) map[string]any {
 			return map[string]any{"email": valEmail(40), "current_password": "wrong password"}
 		}, status: 422, fields: []string{"current_password"}},
@@ -744,17 +626,6 @@ func TestValidationUserPatch(t *testing.T) {
 				login(t, c.a, sent["email"].(string), c.acc.Password)
 			},
 		},
-		{name: "email 255 bytes", body: func(c ctx) map[string]any {
-			return map[string]any{"email": valEmail(255), "current_password": c.acc.Password}
-		}, status: 200},
-		{name: "email invalid", body: func(c ctx) map[string]any {
-			return map[string]any{"email": "not-an-email", "current_password": c.acc.Password}
-		}, status: 422, fields: []string{"email"}},
-		{name: "email null", body: func(c ctx) map[string]any { return map[string]any{"email": nil, "current_password": c.acc.Password} }, status: 422, fields: []string{"email"}},
-		{name: "password without current_password", body: func(ctx) map[string]any { return map[string]any{"password": "new password 1"} }, status: 422, fields: []string{"current_password"}},
-		{name: "password with wrong current_password", body: func(ctx) map[string]any {
-			return map[string]any{"password": "new password 1", "current_password": "nope nope"}
-		}, status: 422, fields: []string{"current_password"}},
 		{
 			name: "password with current_password",
 			body: func(c ctx) map[string]any {
@@ -766,9 +637,6 @@ func TestValidationUserPatch(t *testing.T) {
 				expect(t, c.a.do(req{Method: "POST", Path: valLogin, Body: map[string]any{"username": c.acc.Username, "password": c.acc.Password}}), http.StatusUnauthorized)
 			},
 		},
-		{name: "password 73 bytes", body: func(c ctx) map[string]any {
-			return map[string]any{"password": strings.Repeat("é", 36) + "1", "current_password": c.acc.Password}
-		}, status: 422, fields: []string{"password"}},
 	}
 	// A refused PATCH changes nothing (each case checks), so those share one
 	// account; a successful one gets its own.
@@ -1020,34 +888,20 @@ func TestValidationBatch(t *testing.T) {
 		items[at] = bad
 		return items
 	}
+	// The size and item rules are tabled in services (TestValidateBatch);
+	// here one of them, what the wire decides (items absent, null, not
+	// objects; not an array is in TestValidationTodoJSONTypes), and that a
+	// refused batch creates nothing.
 	cases := []struct {
 		name string
 		body any
 		want []string
 	}{
-		{"0 items", map[string]any{"items": []any{}}, []string{"items"}},
-		{"1001 items", map[string]any{"items": good(1001)}, []string{"items"}},
 		{"items missing", `{}`, []string{"items"}},
 		{"items null", `{"items":null}`, []string{"items"}},
-		{"items an object", `{"items":{"title":"a"}}`, []string{"items"}},
-		{"items a string", `{"items":"a"}`, []string{"items"}},
-		{"bad title", map[string]any{"items": withBad(5, 3, map[string]any{"title": "   "})}, []string{"items[3].title"}},
-		{"missing title", map[string]any{"items": withBad(5, 3, map[string]any{"priority": 1})}, []string{"items[3].title"}},
-		{"title too long", map[string]any{"items": withBad(5, 3, map[string]any{"title": strings.Repeat("é", 256)})}, []string{"items[3].title"}},
-		{"bad priority", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "priority": 6})}, []string{"items[3].priority"}},
-		{"fractional priority", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "priority": 2.5})}, []string{"items[3].priority"}},
-		{"bad completed", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "completed": "no"})}, []string{"items[3].completed"}},
-		{"bad due_date", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "due_date": "2026-12-31"})}, []string{"items[3].due_date"}},
-		{"long description", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "description": strings.Repeat("d", 10001)})}, []string{"items[3].description"}},
-		{"unknown field", map[string]any{"items": withBad(5, 3, map[string]any{"title": "x", "colour": "red"})}, []string{"items[3].colour"}},
-		{"NUL in title", map[string]any{"items": withBad(5, 3, map[string]any{"title": "a\x00b"})}, []string{"items[3].title"}},
-		{"item null", map[string]any{"items": withBad(5, 3, nil)}, []string{"items[3]"}},
-		{"item a number", map[string]any{"items": withBad(5, 3, 42)}, []string{"items[3]"}},
-		{"item a string", map[string]any{"items": withBad(5, 3, "title")}, []string{"items[3]"}},
-		{"item a boolean", map[string]any{"items": withBad(5, 3, true)}, []string{"items[3]"}},
-		{"item an array", map[string]any{"items": withBad(5, 3, []any{map[string]any{"title": "x"}})}, []string{"items[3]"}},
-		{"first item bad", map[string]any{"items": withBad(5, 0, map[string]any{"title": ""})}, []string{"items[0].title"}},
-		{"last of 1000 bad", map[string]any{"items": withBad(1000, 999, map[string]any{"title": ""})}, []string{"items[999].title"}},
+		{"a rule, named by index", map[string]any{"items": withBad(5, 3, map[string]any{"title": "   "})}, []string{"items[3].title"}},
+		{"items that are not objects", map[string]any{"items": []any{map[string]any{"title": "ok"}, nil, 42, "title", true, []any{map[string]any{"title": "x"}}}},
+			[]string{"items[1]", "items[2]", "items[3]", "items[4]", "items[5]"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1300,24 +1154,17 @@ func TestValidationNUL(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
 	td, _ := createTodo(t, a, acc.Token, map[string]any{"title": "nul target"})
+	// PostgreSQL cannot store a NUL in text; the rules refuse one in every
+	// text field (services: TestTodoInputValidate, TestRegisterInputValidate,
+	// TestUpdateUserInputValidate, TestValidateLogin). Here a todo and a
+	// user each, through the router, and nothing reaches the database.
 	cases := []struct {
 		name, method, path, token string
 		body                      map[string]any
 		want                      []string
 	}{
-		{"register email", "POST", valRegister, "", valRegisterBody("nul\x00"+valName("e")+"@example.com", valName("n"), valPassword), []string{"email"}},
-		{"register username", "POST", valRegister, "", valRegisterBody(valEmail(40), "nul\x00name", valPassword), []string{"username"}},
-		{"register username, NUL only", "POST", valRegister, "", valRegisterBody(valEmail(40), "\x00\x00\x00", valPassword), []string{"username"}},
+		{"todo patch title and description", "PATCH", valTodoPath(td.ID), acc.Token, map[string]any{"title": "a\x00", "description": "\x00"}, []string{"title", "description"}},
 		{"users patch username", "PATCH", valMePath, acc.Token, map[string]any{"username": "ab\x00cd"}, []string{"username"}},
-		{"users patch email", "PATCH", valMePath, acc.Token, map[string]any{"email": "a\x00b@example.com", "current_password": acc.Password}, []string{"email"}},
-		{"todo create title", "POST", valTodosPath, acc.Token, map[string]any{"title": "a\x00b"}, []string{"title"}},
-		{"todo create title, NUL only", "POST", valTodosPath, acc.Token, map[string]any{"title": "\x00"}, []string{"title"}},
-		{"todo create description", "POST", valTodosPath, acc.Token, map[string]any{"title": "ok", "description": "x\x00y"}, []string{"description"}},
-		{"todo create both", "POST", valTodosPath, acc.Token, map[string]any{"title": "\x00a", "description": "\x00"}, []string{"title", "description"}},
-		{"todo patch title", "PATCH", valTodoPath(td.ID), acc.Token, map[string]any{"title": "a\x00"}, []string{"title"}},
-		{"todo patch description", "PATCH", valTodoPath(td.ID), acc.Token, map[string]any{"description": "\x00"}, []string{"description"}},
-		{"batch title", "POST", valBatchPath, acc.Token, map[string]any{"items": []any{map[string]any{"title": "ok"}, map[string]any{"title": "a\x00"}}}, []string{"items[1].title"}},
-		{"batch description", "POST", valBatchPath, acc.Token, map[string]any{"items": []any{map[string]any{"title": "ok", "description": "a\x00"}}}, []string{"items[0].description"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1339,15 +1186,13 @@ func TestValidationNUL(t *testing.T) {
 			t.Errorf("user = %+v, want unchanged", me)
 		}
 	})
-	// Login does not validate beyond "present", but a NUL in the
-	// identifier must still be a client error (401 or 422), never a 500.
+	// A NUL in login credentials is a client error (401 or 422), never a
+	// 500, from a JSON body and from a form.
 	for _, tc := range []struct {
 		name string
 		body any
 		ct   string
 	}{
-		{"login JSON username", map[string]any{"username": "nul\x00user", "password": valPassword}, ""},
-		{"login JSON email", map[string]any{"username": "nul\x00user@example.com", "password": valPassword}, ""},
 		{"login JSON password", map[string]any{"username": acc.Username, "password": "pass\x00word"}, ""},
 		{"login form username", "username=nul%00user&password=whatever1", "application/x-www-form-urlencoded"},
 	} {

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -67,6 +68,11 @@ func TestTodoInputValidate(t *testing.T) {
 		{"title 256 two-byte characters", TodoInput{Title: Some(e255 + "é")}, true, []string{"title"}},
 		{"title 256 after trimming", TodoInput{Title: Some(" " + a255 + "b ")}, true, []string{"title"}},
 		{"title NUL", TodoInput{Title: Some("a\x00b")}, true, []string{"title"}},
+		{"title NUL only", TodoInput{Title: Some("\x00")}, true, []string{"title"}},
+		{"title NUL on patch", TodoInput{Title: Some("a\x00")}, false, []string{"title"}},
+		{"title inner spaces", TodoInput{Title: Some("a  b")}, true, nil},
+		{"title 256 two-byte characters on patch", TodoInput{Title: Some(e255 + "é")}, false, []string{"title"}},
+		{"title 255 two-byte characters on patch", TodoInput{Title: Some(e255)}, false, nil},
 		{"title invalid UTF-8", TodoInput{Title: Some("a\xffb")}, true, []string{"title"}},
 		{"description null", TodoInput{Title: Some("d"), Description: null[string]()}, true, nil},
 		{"description empty", TodoInput{Title: Some("d"), Description: Some("")}, true, nil},
@@ -75,20 +81,41 @@ func TestTodoInputValidate(t *testing.T) {
 		{"description 10001 ASCII", TodoInput{Title: Some("d"), Description: Some(strings.Repeat("d", 10001))}, true, []string{"description"}},
 		{"description 10001 two-byte characters", TodoInput{Title: Some("d"), Description: Some(strings.Repeat("é", 10001))}, true, []string{"description"}},
 		{"description NUL", TodoInput{Title: Some("d"), Description: Some("\x00")}, true, []string{"description"}},
+		{"description NUL inside", TodoInput{Title: Some("d"), Description: Some("x\x00y")}, true, []string{"description"}},
+		{"description invalid UTF-8", TodoInput{Title: Some("d"), Description: Some("\xff")}, true, []string{"description"}},
+		{"description null clears on patch", TodoInput{Description: null[string]()}, false, nil},
+		{"description 10000 two-byte characters on patch", TodoInput{Description: Some(strings.Repeat("é", 10000))}, false, nil},
+		{"description 10001 on patch", TodoInput{Description: Some(strings.Repeat("d", 10001))}, false, []string{"description"}},
+		{"description NUL on patch", TodoInput{Description: Some("\x00")}, false, []string{"description"}},
 		{"priority 0", TodoInput{Title: Some("p"), Priority: Some(0)}, true, nil},
 		{"priority 5", TodoInput{Title: Some("p"), Priority: Some(5)}, true, nil},
 		{"priority -1", TodoInput{Title: Some("p"), Priority: Some(-1)}, true, []string{"priority"}},
 		{"priority 6", TodoInput{Title: Some("p"), Priority: Some(6)}, true, []string{"priority"}},
 		{"priority int16 wrap-around", TodoInput{Title: Some("p"), Priority: Some(65538)}, true, []string{"priority"}},
 		{"priority null", TodoInput{Title: Some("p"), Priority: null[int]()}, true, []string{"priority"}},
+		{"priority null on patch", TodoInput{Priority: null[int]()}, false, []string{"priority"}},
+		{"priority 6 on patch", TodoInput{Priority: Some(6)}, false, []string{"priority"}},
+		{"priority 0 on patch", TodoInput{Priority: Some(0)}, false, nil},
+		{"priority absent", TodoInput{Title: Some("p")}, true, nil},
 		{"completed true", TodoInput{Title: Some("c"), Completed: Some(true)}, true, nil},
+		{"completed false", TodoInput{Title: Some("c"), Completed: Some(false)}, true, nil},
 		{"completed null", TodoInput{Title: Some("c"), Completed: null[bool]()}, true, []string{"completed"}},
+		{"completed null on patch", TodoInput{Completed: null[bool]()}, false, []string{"completed"}},
 		{"due_date null clears", TodoInput{DueDate: null[time.Time]()}, false, nil},
 		{"due_date year 9999", TodoInput{Title: Some("t"), DueDate: due("9999-12-31T23:59:59Z")}, true, nil},
 		{"due_date year 10000 in UTC", TodoInput{Title: Some("t"), DueDate: due("9999-12-31T23:59:59-01:00")}, true, []string{"due_date"}},
 		{"due_date year 0 in UTC", TodoInput{Title: Some("t"), DueDate: due("0001-01-01T00:00:00+01:00")}, true, []string{"due_date"}},
+		{"due_date year 1", TodoInput{Title: Some("t"), DueDate: due("0001-01-01T00:00:00Z")}, true, nil},
+		{"due_date with offset", TodoInput{Title: Some("t"), DueDate: due("2026-12-31T19:30:00+02:30")}, true, nil},
+		{"due_date year 10000 in UTC on patch", TodoInput{DueDate: due("9999-12-31T23:00:00-02:00")}, false, []string{"due_date"}},
+		{"good and bad field on patch", TodoInput{Title: Some("fine"), Priority: Some(9)}, false, []string{"priority"}},
+		{"every field null on patch", TodoInput{Title: null[string](), Description: null[string](), Completed: null[bool](), Priority: null[int](), DueDate: null[time.Time]()}, false,
+			[]string{"title", "completed", "priority"}},
 		{"every field wrong, in order", TodoInput{Title: Some(""), Description: Some(strings.Repeat("d", 10001)), Completed: null[bool](), Priority: Some(9), DueDate: due("9999-12-31T23:59:59-01:00")}, true,
 			[]string{"title", "description", "completed", "priority", "due_date"}},
+	}
+	for p := MinPriority; p <= MaxPriority; p++ {
+		wantFields(t, fmt.Sprintf("priority %d", p), TodoInput{Title: Some("p"), Priority: Some(p)}.Validate("", true), nil)
 	}
 	for _, tt := range tests {
 		wantFields(t, tt.name, tt.in.Validate("", tt.creating), tt.want)
@@ -115,6 +142,11 @@ func TestValidateBatch(t *testing.T) {
 		{"one", many(1, ok), nil},
 		{"the most", many(MaxBatchItems, ok), nil},
 		{"one too many, items unchecked", many(MaxBatchItems+1, TodoInput{}), []string{"items"}},
+		{"first item bad", []TodoInput{{Title: Some("")}, ok}, []string{"items[0].title"}},
+		{"last of the most bad", append(many(MaxBatchItems-1, ok), TodoInput{Title: Some("")}), []string{"items[999].title"}},
+		{"every rule named by index", []TodoInput{ok, ok, ok, {Title: Some("   ")}, {Priority: Some(1)}, {Title: Some(strings.Repeat("é", 256))},
+			{Title: Some("x"), Priority: Some(6)}, {Title: Some("x"), Description: Some(strings.Repeat("d", 10001))}, {Title: Some("a\x00b")}, {Title: Some("x"), Completed: null[bool]()}},
+			[]string{"items[3].title", "items[4].title", "items[5].title", "items[6].priority", "items[7].description", "items[8].title", "items[9].completed"}},
 		{"bad items named by index", []TodoInput{ok, {}, {Title: Some("t"), Priority: Some(7)}}, []string{"items[1].title", "items[2].priority"}},
 	}
 	for _, tt := range tests {
@@ -157,6 +189,10 @@ func TestRegisterInputValidate(t *testing.T) {
 		{"user@localhost", false},
 		{"", false},
 		{"a\x00b@example.com", false},
+		{"nul\x00name@example.com", false},
+		{"not-an-email", false},
+		{"x@", false},
+		{"nope", false},
 	}
 	for _, e := range emails {
 		tt := struct {
@@ -192,6 +228,12 @@ func TestRegisterInputValidate(t *testing.T) {
 		{"smile😀", false},
 		{"ａｂｃｄ", false},
 		{"ab\x00cd", false},
+		{"nul\x00name", false},
+		{"\x00\x00\x00", false},
+		{"no spaces", false},
+		{"a!", false},
+		{"a", false},
+		{"MiXeD_CASE_kept", true},
 	}
 	for _, u := range usernames {
 		tt := struct {
@@ -224,6 +266,8 @@ func TestRegisterInputValidate(t *testing.T) {
 		{"        ", true},
 		{"", false},
 		{"1234\x005678", false},
+		{"1", false},
+		{"short", false},
 	}
 	for _, p := range passwords {
 		tt := struct {
@@ -264,6 +308,17 @@ func TestUpdateUserInputValidate(t *testing.T) {
 		{"bad email", UpdateUserInput{Email: Some("nope"), CurrentPassword: Some(pw)}, []string{"email"}},
 		{"bad username", UpdateUserInput{Username: Some("x")}, []string{"username"}},
 		{"short password", UpdateUserInput{Password: Some("short"), CurrentPassword: Some(pw)}, []string{"password"}},
+		{"username 50 characters", UpdateUserInput{Username: Some(strings.Repeat("z", 50))}, nil},
+		{"username 2 characters", UpdateUserInput{Username: Some("ab")}, []string{"username"}},
+		{"username with a space", UpdateUserInput{Username: Some("no spaces")}, []string{"username"}},
+		{"username NUL", UpdateUserInput{Username: Some("ab\x00cd")}, []string{"username"}},
+		{"email 255 bytes", UpdateUserInput{Email: Some(strings.Repeat("e", 255-len("@example.com")) + "@example.com"), CurrentPassword: Some(pw)}, nil},
+		{"email 256 bytes", UpdateUserInput{Email: Some(strings.Repeat("e", 256-len("@example.com")) + "@example.com"), CurrentPassword: Some(pw)}, []string{"email"}},
+		{"email NUL", UpdateUserInput{Email: Some("a\x00b@example.com"), CurrentPassword: Some(pw)}, []string{"email"}},
+		{"password 72 bytes", UpdateUserInput{Password: Some(strings.Repeat("é", 36)), CurrentPassword: Some(pw)}, nil},
+		{"password 73 bytes", UpdateUserInput{Password: Some(strings.Repeat("é", 36) + "1"), CurrentPassword: Some(pw)}, []string{"password"}},
+		{"password without current password", UpdateUserInput{Password: Some("new password 1")}, []string{"current_password"}},
+		{"email and password with current password", UpdateUserInput{Email: Some("n@example.com"), Password: Some("new password 1"), CurrentPassword: Some(pw)}, nil},
 		{"every field wrong", UpdateUserInput{Email: Some("nope"), Username: Some("x"), Password: Some("short")}, []string{"email", "username", "password", "current_password"}},
 	}
 	for _, tt := range tests {
@@ -281,6 +336,13 @@ func TestValidateLogin(t *testing.T) {
 		{"empty", "", "", []string{"username", "password"}},
 		{"NUL in username", "a\x00b", "whatever", []string{"username"}},
 		{"invalid UTF-8 password", "someone", "\xff\xfe", []string{"password"}},
+		{"invalid UTF-8 username", "\xffx", "whatever", []string{"username"}},
+		{"NUL in an email as username", "nul\x00user@example.com", "whatever", []string{"username"}},
+		{"NUL in password", "someone", "pass\x00word", []string{"password"}},
+		{"empty password", "someone", "", []string{"password"}},
+		{"empty username", "", "whatever", []string{"username"}},
+		{"password 36 two-byte characters", "someone", strings.Repeat("é", 36), nil},
+		{"password 73 bytes of two-byte characters", "someone", strings.Repeat("é", 36) + "1", []string{"password"}},
 		{"password 72 bytes", "someone", strings.Repeat("p", 72), nil},
 		{"password 73 bytes", "someone", strings.Repeat("p", 73), []string{"password"}},
 	}

@@ -58,24 +58,24 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_first(:bench_user, 21);
 \echo '```'
 \echo
 
-\echo '#### search count: count(*) with q (title ILIKE or description ILIKE)'
+\echo '#### search count: count(*) with q (per-user search keys, then title ILIKE or description ILIKE)'
 \echo
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT count(*) FROM todos WHERE user_id = :bench_user AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
+SELECT count(*) FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
+EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
 \echo '```'
-PREPARE q_search_count(bigint, text, text) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND ((title ILIKE $2 ESCAPE '\' OR description ILIKE $3 ESCAPE '\'));
+PREPARE q_search_count(bigint, bigint, text, text, text) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\'));
 \o /dev/null
-EXECUTE q_search_count(:bench_user, :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :'pattern', :'pattern');
-EXECUTE q_search_count(:bench_user, :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :'pattern', :'pattern');
-EXECUTE q_search_count(:bench_user, :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :'pattern', :'pattern');
+EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
+EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
+EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
 \o
 \echo 'prepared (7th execution):'
 \echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search_count(:bench_user, :'pattern', :'pattern');
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
 \echo '```'
 \echo
 
@@ -84,19 +84,19 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search_count(:bench_user, :'pattern', :'pat
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
+SELECT * FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
 \echo '```'
-PREPARE q_search(bigint, text, text, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND ((title ILIKE $2 ESCAPE '\' OR description ILIKE $3 ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT $4;
+PREPARE q_search(bigint, bigint, text, text, text, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT $6;
 \o /dev/null
-EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21);
-EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21);
-EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21);
+EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
+EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
+EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
 \o
 \echo 'prepared (7th execution):'
 \echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search(:bench_user, :'pattern', :'pattern', 21);
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
 \echo '```'
 \echo
 

@@ -421,7 +421,7 @@ run_pgbench() {
   pgbench_scripts "$scenario"
   in_background pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION_S" \
     -D bench_user="$BENCH_USER_ID" -D id_base="$BENCH_EVERY" -D id_stride="$BENCH_EVERY" -D id_count=10000 \
-    -D pattern="%$SEARCH_WORD%" -D cur_ts="$CUR_TS" -D cur_id="$CUR_ID" -D auth_lookup="$CEILING_LOOKUP" \
+    -D pattern="%$SEARCH_WORD%" -D word="$SEARCH_WORD" -D cur_ts="$CUR_TS" -D cur_id="$CUR_ID" -D auth_lookup="$CEILING_LOOKUP" \
     "${PGBENCH_SCRIPTS[@]}" "$DB" >"$out" 2>&1 || die "pgbench failed; see $out"
   grep -q '^tps = ' "$out" || die "no tps from pgbench; see $out"
 }
@@ -563,7 +563,7 @@ for scale in $SCALES; do
 
   if [[ $scale == large ]]; then
     log "[$scale] EXPLAIN (ANALYZE, BUFFERS) of the list queries"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v bench_user="$BENCH_USER_ID" -v pattern="%$SEARCH_WORD%" \
+    psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v bench_user="$BENCH_USER_ID" -v pattern="%$SEARCH_WORD%" -v word="$SEARCH_WORD" \
       -v cur_ts="$CUR_TS" -v cur_id="$CUR_ID" -f "$BENCH_DIR/explain.sql" >"$RESULTS/$scale/explain.md"
   fi
   stop_server

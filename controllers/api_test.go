@@ -507,6 +507,9 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 	}
 
 	// Readiness reports a schema behind the code.
+	if err := fresh.Exec("ALTER TABLE todos RENAME COLUMN title_gone TO title").Error; err != nil {
+		t.Fatal(err)
+	}
 	if _, err := migrations.NewRunner(fresh, migrations.All(), nil).Down(context.Background(), migrations.DownTarget{Steps: 1}); err != nil {
 		t.Fatal(err)
 	}

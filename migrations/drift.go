@@ -31,6 +31,23 @@ func Drift(ctx context.Context, fromMigrations, fromModels *gorm.DB, ms []Migrat
 			return nil, fmt.Errorf("create extension %s: %w", e, err)
 		}
 	}
+	// Functions are not part of the models either (an index expression
+	// calls them): copy those the migrations created, leaving out the ones
+	// extensions own.
+	var funcs []string
+	if err := fromMigrations.WithContext(ctx).Raw(`
+		SELECT pg_get_functiondef(p.oid)
+		FROM pg_proc p
+		WHERE p.pronamespace = current_schema()::regnamespace
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+		ORDER BY p.oid`).Scan(&funcs).Error; err != nil {
+		return nil, fmt.Errorf("list functions: %w", err)
+	}
+	for _, f := range funcs {
+		if err := fromModels.WithContext(ctx).Exec(f).Error; err != nil {
+			return nil, fmt.Errorf("copy function: %w", err)
+		}
+	}
 	// The one sanctioned AutoMigrate: into a scratch database, to learn what
 	// the models describe.
 	if err := fromModels.WithContext(ctx).AutoMigrate(models...); err != nil {

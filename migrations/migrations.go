@@ -33,6 +33,7 @@ func All() []Migration {
 		addUsersTokenVersion20261130120000(),
 		createAuthFailures20261130120100(),
 		addUsersExternalIdentity20261130130000(),
+		addTodoSearchKeys20261130140000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

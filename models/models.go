@@ -20,8 +20,11 @@
 //   - idx_todos_user_due (user_id, due_date, id): sort=due_date and -due_date,
 //     and the due_before/due_after range filters.
 //   - idx_todos_user_title (user_id, title, id): sort=title and -title.
-//   - idx_todos_title_trgm, idx_todos_description_trgm (GIN, pg_trgm): q=, a
-//     case-insensitive substring match (ILIKE '%…%') that no btree can serve.
+//   - idx_todos_search_keys (GIN over todo_search_keys(user_id, title,
+//     description), the "<user id>:<trigram>" strings of the todo): q=, a
+//     case-insensitive substring match (ILIKE '%…%') that no btree can
+//     serve. Its posting lists are per user and trigram, so a search reads
+//     its own user's matches only (see migration 20261130140000).
 //   - todos_pkey (id): GET/PATCH/DELETE by id (the user_id check is a filter
 //     on the one row found).
 //
@@ -63,8 +66,8 @@ type Todo struct {
 	ID          int64      `gorm:"primaryKey;index:idx_todos_user_created,priority:3,sort:desc;index:idx_todos_user_completed,priority:4,sort:desc;index:idx_todos_user_priority,priority:3;index:idx_todos_user_due,priority:3;index:idx_todos_user_title,priority:3"`
 	UserID      int64      `gorm:"not null;index:idx_todos_user_created,priority:1;index:idx_todos_user_completed,priority:1;index:idx_todos_user_priority,priority:1;index:idx_todos_user_due,priority:1;index:idx_todos_user_title,priority:1"`
 	User        *User      `gorm:"constraint:OnDelete:CASCADE"`
-	Title       string     `gorm:"size:255;not null;check:chk_todos_title_length,char_length(btrim(title)) BETWEEN 1 AND 255;index:idx_todos_user_title,priority:2;index:idx_todos_title_trgm,type:gin,expression:title gin_trgm_ops"`
-	Description *string    `gorm:"type:text;check:chk_todos_description_length,char_length(description) <= 10000;index:idx_todos_description_trgm,type:gin,expression:description gin_trgm_ops"`
+	Title       string     `gorm:"size:255;not null;check:chk_todos_title_length,char_length(btrim(title)) BETWEEN 1 AND 255;index:idx_todos_user_title,priority:2;index:idx_todos_search_keys,type:gin,expression:todo_search_keys(user_id\\, title\\, description)"`
+	Description *string    `gorm:"type:text;check:chk_todos_description_length,char_length(description) <= 10000"`
 	Completed   bool       `gorm:"not null;default:false;index:idx_todos_user_completed,priority:2"`
 	Priority    int16      `gorm:"type:smallint;not null;default:0;check:chk_todos_priority_range,priority BETWEEN 0 AND 5;index:idx_todos_user_priority,priority:2"`
 	DueDate     *time.Time `gorm:"index:idx_todos_user_due,priority:2"`

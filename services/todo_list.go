@@ -152,7 +152,7 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 	limit := q.limit()
 
 	db := s.db.WithContext(ctx)
-	filtered := applyFilters(db.Model(&models.Todo{}).Where("user_id = ?", userID), q)
+	filtered := applyFilters(db.Model(&models.Todo{}).Where("user_id = ?", userID), userID, q)
 
 	var total int64
 	if err := read(ctx, func() error { return filtered.Session(&gorm.Session{}).Count(&total).Error }); err != nil {
@@ -256,7 +256,7 @@ func (s *Todos) check(q ListQuery) ([]FieldError, *cursor) {
 	return problems, &c
 }
 
-func applyFilters(db *gorm.DB, q ListQuery) *gorm.DB {
+func applyFilters(db *gorm.DB, userID int64, q ListQuery) *gorm.DB {
 	if q.Completed != nil {
 		db = db.Where("completed = ?", *q.Completed)
 	}
@@ -270,10 +270,36 @@ func applyFilters(db *gorm.DB, q ListQuery) *gorm.DB {
 		db = db.Where("due_date > ?", q.DueAfter.UTC())
 	}
 	if q.Q != "" {
+		if hasTrigram(q.Q) {
+			// Narrows the search to rows holding every trigram of q, read
+			// from the user's own posting lists of idx_todos_search_keys
+			// (migration 20261130140000); the ILIKE below decides.
+			db = db.Where(`todo_search_keys(user_id, title, description) @> todo_search_query_keys(?, ?)`, userID, q.Q)
+		}
 		pattern := "%" + escapeLike(q.Q) + "%"
 		db = db.Where(`(title ILIKE ? ESCAPE '\' OR description ILIKE ? ESCAPE '\')`, pattern, pattern)
 	}
 	return db
+}
+
+// hasTrigram tells whether s has three ASCII letters or digits in a row:
+// exactly when the search keys of s (todo_search_query_keys) are not empty.
+// With none, "contains the empty set" would hold for every row of every
+// user and the index would be read whole; such a search scans the user's
+// rows instead (idx_todos_user_created).
+func hasTrigram(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			if run++; run == 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // escapeLike makes %, _ and \ match themselves in a LIKE pattern.

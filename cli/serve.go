@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -171,11 +172,20 @@ func useEmbedded(cfg config.Config) bool {
 	return cfg.DatabaseURL == config.DefaultDatabaseURL && cfg.DatabaseURLUnpooled == "" && !database.Answers("127.0.0.1:5432")
 }
 
-// serveMetrics serves /metrics on its own listener (METRICS_ADDR), for a
-// scraper on a private network; stop closes it.
+// serveMetrics serves /metrics and /debug/pprof/ on their own listener
+// (METRICS_ADDR), for a scraper or an operator on a private network; stop
+// closes it.
 func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
+	// Profiles, for finding where a request's time goes under load
+	// (`go tool pprof http://METRICS_ADDR/debug/pprof/profile`): only on
+	// this private listener, never on the API's port.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -113,4 +113,13 @@ func TestMetricsListener(t *testing.T) {
 	if code, _ := get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/todos", port)); code != http.StatusNotFound {
 		t.Errorf("the metrics listener serves the API: %d", code)
 	}
+	// Profiles: on the private listener only.
+	if code, body := get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", port)); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("METRICS_ADDR /debug/pprof/: %d", code)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
+		if code, _ := get(s.URL + path); code != http.StatusNotFound {
+			t.Errorf("main port %s: %d, want 404", path, code)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
 
 	"github.com/todo-api/todo-api/models"
 )
@@ -368,4 +369,42 @@ func TestFailedPasswordLimits(t *testing.T) {
 			t.Error("expired counter survived the sweep")
 		}
 	})
+}
+
+// TestVerifiedTokensStillExpire: a token remembered as verified is
+// refused once it expires (beyond the leeway), and a remembered token of a
+// user whose credentials changed is refused by the version check.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	auth := newTestAuth(t, AuthOptions{Now: clock})
+	u := newUserWithPassword(t, "correct horse battery")
+	tok, err := auth.Login(ctx, u.Username, "correct horse battery", "198.51.100.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second is served from memory
+		if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Hour + tokenLeeway + time.Second)
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("expired remembered token: want ErrUnauthorized, got %v", err)
+	}
+	now = time.Now()
+	tok, err = auth.Login(ctx, u.Username, "correct horse battery", "198.51.100.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Model(&models.User{}).Where("id = ?", u.ID).Update("token_version", gorm.Expr("token_version + 1")).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("remembered token after a credential change: want ErrUnauthorized, got %v", err)
+	}
 }

@@ -95,6 +95,10 @@ type Config struct {
 	// 127.0.0.1:9090). In production /metrics is served only there.
 	MetricsAddr string `mapstructure:"metrics_addr"`
 
+	// IdempotencyKeyTTL is how long the answer of a create sent with an
+	// Idempotency-Key is kept and replayed.
+	IdempotencyKeyTTL time.Duration `mapstructure:"idempotency_key_ttl"`
+
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// ShutdownDrainDelay is how long readiness reports 503 before the
@@ -144,6 +148,7 @@ var defaults = map[string]any{
 	"trusted_proxies":              "",
 	"metrics_addr":                 "",
 	"max_body_bytes":               1 << 20,
+	"idempotency_key_ttl":          "24h",
 	"shutdown_timeout":             "20s",
 	"shutdown_drain_delay":         "1s",
 	"request_timeout":              "15s",

@@ -115,6 +115,9 @@ func (c Config) Validate() error {
 		}
 	}
 	c.validateBetterAuth(bad)
+	if c.IdempotencyKeyTTL < time.Minute {
+		bad("IDEMPOTENCY_KEY_TTL", "must be at least 1m (clients retry for minutes), got %s", c.IdempotencyKeyTTL)
+	}
 	// bcrypt accepts 4..31; below 10 is too weak for real passwords, so it is
 	// allowed only outside production (tests lower it for speed).
 	minCost := 4

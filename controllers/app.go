@@ -29,11 +29,12 @@ type App struct {
 	drain     chan struct{}
 	drainOnce sync.Once
 	auth      *services.Auth
+	todos     *services.Todos
 }
 
-// Sweep deletes expired failed-password counters now and then. Every
-// instance runs it; the statement is cheap and idempotent, so that costs
-// nothing and needs no leader.
+// Sweep deletes expired failed-password counters and expired
+// Idempotency-Keys now and then. Every instance runs it; the statements are
+// cheap, indexed and idempotent, so that costs nothing and needs no leader.
 func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(min(every, 5*time.Minute))
 	defer t.Stop()
@@ -44,6 +45,9 @@ func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) 
 		case <-t.C:
 			if _, err := a.auth.SweepFailures(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("sweep expired password-attempt counters", "err", err)
+			}
+			if _, err := a.todos.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweep expired idempotency keys", "err", err)
 			}
 		}
 	}
@@ -104,19 +108,20 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 		collectors.NewDBStatsCollector(sqlDB, "todo"),
 	)
 	drain := make(chan struct{})
+	todos := services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil).KeepIdempotencyKeys(cfg.IdempotencyKeyTTL)
 	router, err := NewRouter(Deps{
 		Config:  cfg,
 		Log:     log,
 		Ready:   readiness{db: db, drain: drain},
 		Auth:    auth,
 		Users:   services.NewUsers(db, auth),
-		Todos:   services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil),
+		Todos:   todos,
 		Metrics: reg,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: router, Metrics: MetricsHandler(reg), drain: drain, auth: auth}, nil
+	return &App{Handler: router, Metrics: MetricsHandler(reg), drain: drain, auth: auth, todos: todos}, nil
 }
 
 // cursorKey derives the pagination cursor signing key from the auth

@@ -42,7 +42,45 @@ func readJSONObject(c *gin.Context, maxBytes int64) (map[string]json.RawMessage,
 	if err != nil {
 		return nil, err
 	}
+	c.Set(rawBodyKey, body)
 	return parseObject(body)
+}
+
+// rawBodyKey holds the request body as read, for the Idempotency-Key
+// fingerprint.
+const rawBodyKey = "todo-api.raw-body"
+
+// idempotencyKey reads the Idempotency-Key header of a create whose body
+// has been read; ok is false when there is none. A malformed key is a 400.
+func idempotencyKey(c *gin.Context) (key services.IdempotencyKey, ok bool, err error) {
+	raw, sent := c.Request.Header["Idempotency-Key"]
+	if !sent {
+		return key, false, nil
+	}
+	if len(raw) != 1 {
+		return key, false, badRequest("Send one Idempotency-Key header.")
+	}
+	body, _ := c.Get(rawBodyKey)
+	b, _ := body.([]byte)
+	key, err = services.NewIdempotencyKey(raw[0], c.FullPath(), b)
+	if err != nil {
+		return key, false, badRequest(err.Error() + ".")
+	}
+	return key, true, nil
+}
+
+// writeStored writes a create's answer kept with its Idempotency-Key.
+func writeStored(c *gin.Context, r services.StoredResponse) {
+	if r.Location != "" {
+		c.Header("Location", r.Location)
+	}
+	if r.ETag != "" {
+		c.Header("ETag", r.ETag)
+	}
+	if r.Replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	c.Data(r.Status, "application/json; charset=utf-8", r.Body)
 }
 
 func requireJSON(r *http.Request) error {

@@ -177,6 +177,12 @@ func (opsPanickingTodos) Create(context.Context, int64, services.TodoInput) (mod
 func (opsPanickingTodos) CreateBatch(context.Context, int64, []services.TodoInput) ([]models.Todo, error) {
 	panic(opsPanicValue)
 }
+func (opsPanickingTodos) CreateOnce(context.Context, int64, services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
+	panic(opsPanicValue)
+}
+func (opsPanickingTodos) CreateBatchOnce(context.Context, int64, []services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
+	panic(opsPanicValue)
+}
 func (opsPanickingTodos) Get(context.Context, int64, int64) (models.Todo, error) {
 	panic(opsPanicValue)
 }

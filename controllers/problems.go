@@ -101,6 +101,9 @@ func writeError(c *gin.Context, err error) {
 		writeProblem(c, http.StatusTooManyRequests, strings.ToUpper(re.Reason[:1])+re.Reason[1:]+"; retry in "+secs+" s.", nil)
 	case errors.As(err, &ce):
 		writeProblem(c, http.StatusConflict, "A unique value is already in use; see errors.", ce.Fields)
+	case errors.Is(err, services.ErrIdempotencyInFlight):
+		c.Header("Retry-After", "1")
+		writeProblem(c, http.StatusConflict, "A request with this Idempotency-Key is still in progress; retry it shortly to get its answer.", nil)
 	case errors.Is(err, services.ErrUnstorable):
 		logger(c).Warn("database refused a value", "err", err)
 		writeProblem(c, http.StatusUnprocessableEntity, "A value in the request cannot be stored (bad encoding or out of range).", nil)

@@ -20,6 +20,8 @@ import (
 type TodoService interface {
 	Create(ctx context.Context, userID int64, in services.TodoInput) (models.Todo, error)
 	CreateBatch(ctx context.Context, userID int64, items []services.TodoInput) ([]models.Todo, error)
+	CreateOnce(ctx context.Context, userID int64, in services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
+	CreateBatchOnce(ctx context.Context, userID int64, items []services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
 	Get(ctx context.Context, userID, id int64) (models.Todo, error)
 	Update(ctx context.Context, userID, id int64, in services.TodoInput, pre *services.Precondition) (models.Todo, error)
 	Delete(ctx context.Context, userID, id int64, pre *services.Precondition) error
@@ -86,13 +88,35 @@ func (h todoHandlers) create(c *gin.Context) {
 	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", true) }) {
 		return
 	}
+	key, once, err := idempotencyKey(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if once {
+		stored, err := h.todos.CreateOnce(c.Request.Context(), currentUser(c).ID, req.input(), key, func(todos []models.Todo) (services.StoredResponse, error) {
+			body, err := json.Marshal(newTodoResponse(todos[0]))
+			return services.StoredResponse{Status: http.StatusCreated, Location: h.location(todos[0]), ETag: etag(todos[0]), Body: body}, err
+		})
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		writeStored(c, stored)
+		return
+	}
 	todo, err := h.todos.Create(c.Request.Context(), currentUser(c).ID, req.input())
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.Header("Location", fmt.Sprintf("%s/todos/%d", h.prefix, todo.ID))
+	c.Header("Location", h.location(todo))
 	h.respondTodo(c, http.StatusCreated, todo)
+}
+
+// location is the URL path of a todo, for the Location header.
+func (h todoHandlers) location(t models.Todo) string {
+	return fmt.Sprintf("%s/todos/%d", h.prefix, t.ID)
 }
 
 // createBatch: POST /todos/batch, all or nothing.
@@ -124,6 +148,23 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 	}
 	if len(decoding) > 0 {
 		writeError(c, &services.ValidationError{Fields: merge(decoding, services.ValidateBatch(items).Fields)})
+		return
+	}
+	key, once, err := idempotencyKey(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if once {
+		stored, err := h.todos.CreateBatchOnce(c.Request.Context(), currentUser(c).ID, items, key, func(todos []models.Todo) (services.StoredResponse, error) {
+			body, err := json.Marshal(TodoBatchResponse{Items: newTodoResponses(todos)})
+			return services.StoredResponse{Status: http.StatusCreated, Body: body}, err
+		})
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		writeStored(c, stored)
 		return
 	}
 	todos, err := h.todos.CreateBatch(c.Request.Context(), currentUser(c).ID, items)

@@ -34,6 +34,7 @@ func All() []Migration {
 		createAuthFailures20261130120100(),
 		addUsersExternalIdentity20261130130000(),
 		addTodoSearchKeys20261130140000(),
+		createIdempotencyKeys20261130150000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

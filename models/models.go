@@ -83,3 +83,20 @@ type AuthFailure struct {
 	Failures    int32     `gorm:"not null;check:chk_auth_failures_count,failures >= 0"`
 	WindowStart time.Time `gorm:"not null;index:idx_auth_failures_window_start"`
 }
+
+// IdempotencyKey is the stored answer of a create sent with an
+// Idempotency-Key header, for one user. It is written in the same
+// transaction as the todos it answers for, and replayed to repeats of the
+// same request until ExpiresAt.
+type IdempotencyKey struct {
+	UserID      int64     `gorm:"primaryKey;autoIncrement:false"`
+	User        *User     `gorm:"constraint:OnDelete:CASCADE"`
+	Key         string    `gorm:"primaryKey;size:255"`
+	Fingerprint []byte    `gorm:"not null"`
+	Status      int16     `gorm:"not null"`
+	Location    *string   `gorm:"type:text"`
+	ETag        *string   `gorm:"column:etag;type:text"`
+	Body        []byte    `gorm:"not null"`
+	CreatedAt   time.Time `gorm:"not null;default:now()"`
+	ExpiresAt   time.Time `gorm:"not null;index:idx_idempotency_keys_expires_at"`
+}

@@ -27,6 +27,9 @@ type Todos struct {
 	db      *gorm.DB
 	now     func() time.Time
 	cursors cursorCodec
+	// idempotencyTTL is how long the answer kept with an Idempotency-Key
+	// is replayed.
+	idempotencyTTL time.Duration
 }
 
 // NewTodos returns the service. cursorKey signs pagination cursors; now is
@@ -35,7 +38,16 @@ func NewTodos(db *gorm.DB, cursorKey []byte, now func() time.Time) *Todos {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 	}
-	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}}
+	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}, idempotencyTTL: DefaultIdempotencyTTL}
+}
+
+// KeepIdempotencyKeys sets how long the answer of a create sent with an
+// Idempotency-Key is replayed (default DefaultIdempotencyTTL).
+func (s *Todos) KeepIdempotencyKeys(d time.Duration) *Todos {
+	if d > 0 {
+		s.idempotencyTTL = d
+	}
+	return s
 }
 
 // TodoInput is a todo to create or a patch. In a create, fields not given

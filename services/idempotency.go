@@ -1,0 +1,208 @@
+package services
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+
+	"github.com/todo-api/todo-api/models"
+)
+
+// MaxIdempotencyKeyLength bounds an Idempotency-Key header (see
+// apidocs/openapi.yaml).
+const MaxIdempotencyKeyLength = 255
+
+// DefaultIdempotencyTTL is how long a key's answer is kept by default.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
+// inFlightWait is how long a repeat waits for the first request with its
+// key to finish before answering that the first is still in flight.
+const inFlightWait = 50 * time.Millisecond
+
+// ErrIdempotencyInFlight: a request with the same Idempotency-Key is still
+// being processed; the client should retry later.
+var ErrIdempotencyInFlight = errors.New("a request with this Idempotency-Key is still in progress")
+
+// IdempotencyKey is a create's Idempotency-Key and the fingerprint of the
+// request it came with (what a repeat must match).
+type IdempotencyKey struct {
+	Key         string
+	Fingerprint []byte
+}
+
+// NewIdempotencyKey checks the header's value and fingerprints the request
+// (its route and body bytes). A key is 1 to 255 visible ASCII characters.
+func NewIdempotencyKey(key, route string, body []byte) (IdempotencyKey, error) {
+	if key == "" || len(key) > MaxIdempotencyKeyLength {
+		return IdempotencyKey{}, fmt.Errorf("Idempotency-Key must be 1 to %d characters", MaxIdempotencyKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return IdempotencyKey{}, errors.New("Idempotency-Key must be visible ASCII characters (no spaces or control characters)")
+		}
+	}
+	h := sha256.New()
+	h.Write([]byte(route))
+	h.Write([]byte{0})
+	h.Write(body)
+	return IdempotencyKey{Key: key, Fingerprint: h.Sum(nil)}, nil
+}
+
+// StoredResponse is the answer kept with a key: replayed as it was.
+type StoredResponse struct {
+	Status   int
+	Location string
+	ETag     string
+	Body     []byte
+	// Replayed is set on an answer that comes from an earlier request.
+	Replayed bool
+}
+
+// Render turns the todos a create wrote into its answer.
+type Render func([]models.Todo) (StoredResponse, error)
+
+// once runs create under key in one transaction with the stored answer:
+//
+//   - the first request with the key claims it (an insert), creates, and
+//     stores its answer before committing, so that a crash leaves both or
+//     neither;
+//   - a repeat after that gets the stored answer, Replayed, with no write;
+//     with another fingerprint (another body) it is a *ValidationError;
+//   - a repeat while the first is still running waits for the claim
+//     briefly and then is ErrIdempotencyInFlight: never a second write;
+//   - an expired key is claimed again as if new.
+//
+// Only a transaction-scoped setting is used, so it works through a
+// transaction pooler.
+func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, create func(tx *gorm.DB) ([]models.Todo, error), render Render) (StoredResponse, error) {
+	var resp StoredResponse
+	err := write(ctx, func() error {
+		resp = StoredResponse{}
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", inFlightWait.Milliseconds())).Error; err != nil {
+				return err
+			}
+			now := s.now()
+			var claimed []int64
+			err := tx.Raw(`
+				INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, expires_at)
+				VALUES (?, ?, ?, 0, '', ?, ?)
+				ON CONFLICT (user_id, key) DO UPDATE
+					SET fingerprint = EXCLUDED.fingerprint, status = 0, location = NULL, etag = NULL, body = '',
+					    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+					WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
+				RETURNING user_id`,
+				userID, key.Key, key.Fingerprint, now, now.Add(s.idempotencyTTL)).Scan(&claimed).Error
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: the first is running
+				return ErrIdempotencyInFlight
+			}
+			if err != nil {
+				return err
+			}
+			if err := tx.Exec("SET LOCAL lock_timeout TO DEFAULT").Error; err != nil {
+				return err
+			}
+			if len(claimed) == 0 {
+				var stored models.IdempotencyKey
+				if err := tx.Where("user_id = ? AND key = ?", userID, key.Key).Take(&stored).Error; err != nil {
+					return err
+				}
+				if !bytes.Equal(stored.Fingerprint, key.Fingerprint) {
+					return &ValidationError{Fields: []FieldError{{Field: "Idempotency-Key", Message: "was already used with a different request; use a new key for a new request"}}}
+				}
+				resp = StoredResponse{Status: int(stored.Status), Body: stored.Body, Replayed: true}
+				if stored.Location != nil {
+					resp.Location = *stored.Location
+				}
+				if stored.ETag != nil {
+					resp.ETag = *stored.ETag
+				}
+				return nil
+			}
+			todos, err := create(tx)
+			if err != nil {
+				return err
+			}
+			if resp, err = render(todos); err != nil {
+				return err
+			}
+			return tx.Model(&models.IdempotencyKey{}).Where("user_id = ? AND key = ?", userID, key.Key).
+				Updates(map[string]any{"status": resp.Status, "location": nullable(resp.Location), "etag": nullable(resp.ETag), "body": resp.Body}).Error
+		})
+	})
+	if errors.Is(err, ErrIdempotencyInFlight) {
+		return StoredResponse{}, err
+	}
+	var invalid *ValidationError
+	if errors.As(err, &invalid) {
+		return StoredResponse{}, err
+	}
+	if err != nil {
+		return StoredResponse{}, translate(err, "create with idempotency key")
+	}
+	return resp, nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// CreateOnce is Create under an Idempotency-Key (see once).
+func (s *Todos) CreateOnce(ctx context.Context, userID int64, in TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
+	if err := in.Validate("", true).Err(); err != nil {
+		return StoredResponse{}, err
+	}
+	return s.once(ctx, userID, key, func(tx *gorm.DB) ([]models.Todo, error) {
+		todo := in.newTodo(userID, s.now())
+		if err := tx.Create(&todo).Error; err != nil {
+			return nil, err
+		}
+		return []models.Todo{todo}, nil
+	}, render)
+}
+
+// CreateBatchOnce is CreateBatch under an Idempotency-Key (see once).
+func (s *Todos) CreateBatchOnce(ctx context.Context, userID int64, items []TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
+	if err := ValidateBatch(items).Err(); err != nil {
+		return StoredResponse{}, err
+	}
+	return s.once(ctx, userID, key, func(tx *gorm.DB) ([]models.Todo, error) {
+		now := s.now()
+		todos := make([]models.Todo, len(items))
+		for i, in := range items {
+			todos[i] = in.newTodo(userID, now)
+		}
+		if err := tx.Create(&todos).Error; err != nil {
+			return nil, err
+		}
+		return todos, nil
+	}, render)
+}
+
+// SweepIdempotencyKeys deletes expired keys, a bounded batch at a time
+// (through idx_idempotency_keys_expires_at), and reports how many.
+func (s *Todos) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		res := s.db.WithContext(ctx).Exec(`
+			DELETE FROM idempotency_keys WHERE ctid IN (
+				SELECT ctid FROM idempotency_keys WHERE expires_at <= ? LIMIT 1000)`, s.now())
+		if res.Error != nil {
+			return total, translate(res.Error, "sweep idempotency keys")
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 1000 {
+			return total, nil
+		}
+	}
+}

@@ -68,6 +68,16 @@ func TestCluster(t *testing.T) {
 	if got := c.QueryInt("postgres", `SELECT 1`); got != 1 {
 		t.Error("no answer after start")
 	}
+	// The server log holds the restarts; tail keeps the last lines.
+	if log := c.Log(); !strings.Contains(log, "database system is ready to accept connections") {
+		t.Errorf("server log lacks the ready line:\n%s", tail(log, 20))
+	}
+	if got := tail("a\nb\nc\n", 2); got != "b\nc" {
+		t.Errorf("tail = %q", got)
+	}
+	if got := tail("a", 5); got != "a" {
+		t.Errorf("tail of one line = %q", got)
+	}
 }
 
 // TestPgBouncer: transaction pooling in front of a cluster, its admin

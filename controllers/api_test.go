@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -495,8 +497,19 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 	}
 	a := &api{t: t, handler: app.Handler, logs: logs}
 	acc := newAccount(t, a)
+	todo, _ := createTodo(t, a, acc.Token, map[string]any{"title": "before the break"})
 	if err := fresh.Exec("ALTER TABLE todos RENAME COLUMN title TO title_gone").Error; err != nil {
 		t.Fatal(err)
+	}
+	// Every kind of write fails the same opaque way.
+	for _, rq := range []req{
+		{Method: "POST", Path: "/api/v1/todos/batch", Token: acc.Token, Body: map[string]any{"items": []map[string]any{{"title": "a"}}}},
+		{Method: "PATCH", Path: fmt.Sprintf("/api/v1/todos/%d", todo.ID), Token: acc.Token, Body: map[string]any{"title": "b"}},
+	} {
+		r := expect(t, a.do(rq), http.StatusInternalServerError)
+		if strings.Contains(string(r.Body), "title_gone") || strings.Contains(string(r.Body), "column") {
+			t.Errorf("%s %s: 500 leaks its cause: %s", rq.Method, rq.Path, r.Body)
+		}
 	}
 	r := expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos?sort=title", Token: acc.Token, Header: map[string]string{"X-Request-ID": "trace-me-500"}}), http.StatusInternalServerError)
 	if strings.Contains(string(r.Body), "title_gone") || strings.Contains(string(r.Body), "column") {
@@ -516,6 +529,70 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 	r = a.do(req{Method: "GET", Path: "/readyz"})
 	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "schema behind") {
 		t.Errorf("readyz with a pending migration = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestDatabaseGoneIsA503: with the database unreachable (its connection
+// refused), every route that needs it answers 503 with Retry-After, and the
+// failure is logged as a warning with the request id; readiness says so.
+func TestDatabaseGoneIsA503(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := strings.TrimPrefix(strings.SplitN(strings.TrimPrefix(dbURL, "postgres://"), "/", 2)[0], "postgres@")
+	var conns sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Go(func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			})
+		}
+	}()
+	url := strings.Replace(dbURL, target, ln.Addr().String(), 1)
+	gone, err := database.Open(context.Background(), database.Options{URL: url, MaxOpenConns: 2, MaxIdleConns: 0, StartupTimeout: 5 * time.Second, ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s, _ := gone.DB(); s.Close() }()
+	logs := &logBuffer{}
+	app, err := controllers.NewApp(testConfig(t, map[string]string{"REQUEST_TIMEOUT": "3s"}), gone, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &api{t: t, handler: app.Handler, logs: logs}
+	acc := newAccount(t, sharedAPI(t)) // a valid token, signed with the same secret
+	ln.Close()                         // the database goes away
+	sqlDB, _ := gone.DB()
+	sqlDB.SetMaxIdleConns(0)
+	r := a.do(req{Method: "GET", Path: "/api/v1/users/me", Token: acc.Token, Header: map[string]string{"X-Request-ID": "db-gone-1"}})
+	checkProblem(t, expect(t, r, http.StatusServiceUnavailable))
+	if r.Header.Get("Retry-After") == "" || !strings.Contains(logs.String(), `"msg":"database unavailable","request_id":"db-gone-1"`) {
+		t.Errorf("503: Retry-After %q; logs:\n%s", r.Header.Get("Retry-After"), logs.String())
+	}
+	r = a.do(req{Method: "GET", Path: "/readyz"})
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "database unreachable") {
+		t.Errorf("readyz with the database gone = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestNewAppRefusesAShortSecret: the wiring fails, not the first request.
+func TestNewAppRefusesAShortSecret(t *testing.T) {
+	cfg := testConfig(t, nil)
+	cfg.BetterAuthSecret = "short"
+	if _, err := controllers.NewApp(cfg, db, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("NewApp accepted a 5-byte signing secret")
 	}
 }
 

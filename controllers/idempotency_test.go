@@ -2,7 +2,10 @@ package controllers_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -154,5 +157,38 @@ func TestIdempotencyKeyConcurrentAndInFlight(t *testing.T) {
 	r = expect(t, a.do(req{Method: "POST", Path: "/api/v1/todos", Token: acc.Token, Body: map[string]any{"title": "once"}, Header: map[string]string{"Idempotency-Key": "burst"}}), http.StatusCreated)
 	if r.Header.Get("Idempotent-Replayed") != "" || countTodos(t, acc.ID) != 3 {
 		t.Fatalf("expired key: replayed %q, %d todos (want a new one, 3)", r.Header.Get("Idempotent-Replayed"), countTodos(t, acc.ID))
+	}
+}
+
+// errReader fails every read, like a client whose upload breaks off.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// TestIdempotencyKeyTwiceAndBrokenBody: two Idempotency-Key headers are a
+// 400 (which one would count?), and so is a body that cannot be read; no
+// todo is written.
+func TestIdempotencyKeyTwiceAndBrokenBody(t *testing.T) {
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	send := func(body io.Reader, keys ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/api/v1/todos", body)
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+acc.Token)
+		for _, k := range keys {
+			r.Header.Add("Idempotency-Key", k)
+		}
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, r)
+		return rec
+	}
+	if rec := send(strings.NewReader(`{"title":"x"}`), "one", "two"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "one Idempotency-Key") {
+		t.Errorf("two keys: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(errReader{}, "k"); rec.Code != http.StatusBadRequest {
+		t.Errorf("unreadable body: %d %s", rec.Code, rec.Body)
+	}
+	if n := countTodos(t, acc.ID); n != 0 {
+		t.Fatalf("%d todos written", n)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/todo-api/todo-api/config"
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/internal/pgharness"
 	"github.com/todo-api/todo-api/internal/testdb"
 	"github.com/todo-api/todo-api/migrations"
 )
@@ -319,19 +319,4 @@ func createTodo(t testing.TB, a *api, token string, body map[string]any) (todo, 
 }
 
 // logBuffer collects log lines from concurrent requests.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = pgharness.LogBuffer

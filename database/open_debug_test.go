@@ -1,34 +1,15 @@
 package database_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/internal/pgharness"
 	"github.com/todo-api/todo-api/internal/testdb"
 )
-
-// syncBuffer is a bytes.Buffer that slog handlers may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestOpenDebugLogsStatements: Debug logs each statement, with parameters
 // elided; without it nothing is logged per statement. StartupTimeout 0
@@ -36,7 +17,7 @@ func (s *syncBuffer) String() string {
 func TestOpenDebugLogsStatements(t *testing.T) {
 	u := testdb.Fresh(t)
 	for _, debug := range []bool{true, false} {
-		var logs syncBuffer
+		var logs pgharness.LogBuffer
 		db, err := database.Open(context.Background(), database.Options{URL: u, MaxOpenConns: 1, Debug: debug, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		if err != nil {
 			t.Fatal(err)

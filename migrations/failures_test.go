@@ -1,15 +1,14 @@
 package migrations_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/todo-api/todo-api/internal/pgharness"
 	"github.com/todo-api/todo-api/internal/testdb"
 	"github.com/todo-api/todo-api/migrations"
 )
@@ -188,24 +187,6 @@ func TestClosedPool(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that slog handlers may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLockTimeout: while another process holds the migration lock (its key
 // fixed across versions), a runner waits LockTimeout, says once that it
 // waits, and gives up with ErrLockTimeout; the caller's deadline ends the
@@ -229,7 +210,7 @@ func TestLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs pgharness.LogBuffer
 	r := migrations.NewRunner(open(t, url), widgetMigrations, slog.New(slog.NewTextHandler(&logs, nil)))
 	r.LockTimeout, r.LockPoll = 400*time.Millisecond, 20*time.Millisecond
 	start := time.Now()

@@ -46,8 +46,8 @@ type result struct {
 
 // run executes the command line in this process, from the repository
 // root, against dbURL, as the binary would (cli.Run is all main does), so
-// that its coverage counts here. The contention test runs the built binary
-// instead: it needs processes of its own.
+// that its coverage counts here. Tests that need processes of their own
+// (concurrent migrations) use runProcess.
 func run(t *testing.T, dbURL string, args ...string) result {
 	t.Helper()
 	t.Chdir("..")
@@ -56,6 +56,25 @@ func run(t *testing.T, dbURL string, args ...string) result {
 	t.Setenv("ENV", "development")
 	var out, errOut bytes.Buffer
 	code := cli.Run(args, &out, &errOut)
+	return result{out.String(), errOut.String(), code}
+}
+
+// runProcess executes the built binary from the repository root against
+// dbURL; it is safe to call from several goroutines at once.
+func runProcess(t *testing.T, dbURL string, args ...string) result {
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "DATABASE_URL_UNPOOLED=", "ENV=development")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Error(err)
+		code = -1
+	}
 	return result{out.String(), errOut.String(), code}
 }
 
@@ -192,7 +211,7 @@ func TestConcurrentMigrateProcesses(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = run(t, db, "migrate", "up")
+				results[i] = runProcess(t, db, "migrate", "up")
 			}()
 		}
 		wg.Wait()

@@ -12,15 +12,6 @@ import (
 	"time"
 )
 
-func countTodos(t *testing.T, userID int64) int64 {
-	t.Helper()
-	var n int64
-	if err := db.Raw("SELECT count(*) FROM todos WHERE user_id = ?", userID).Scan(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestIdempotencyKeyReplays: a repeat of a create with the same key and
 // body answers the first answer (status, Location, ETag, body) with
 // Idempotent-Replayed and writes nothing; the same key with another body is
@@ -39,7 +30,7 @@ func TestIdempotencyKeyReplays(t *testing.T) {
 		again.Header.Get("ETag") != first.Header.Get("ETag") || !bytes.Equal(again.Body, first.Body) {
 		t.Fatalf("replay differs:\nfirst %v %s\nagain %v %s", first.Header, first.Body, again.Header, again.Body)
 	}
-	if n := countTodos(t, acc.ID); n != 1 {
+	if n := relTodoCount(t, acc.ID); n != 1 {
 		t.Fatalf("two creates with one key stored %d todos", n)
 	}
 
@@ -51,7 +42,7 @@ func TestIdempotencyKeyReplays(t *testing.T) {
 
 	bob := newAccount(t, a)
 	expect(t, a.do(req{Method: "POST", Path: "/api/v1/todos", Token: bob.Token, Body: body, Header: hdr}), http.StatusCreated)
-	if n := countTodos(t, bob.ID); n != 1 {
+	if n := relTodoCount(t, bob.ID); n != 1 {
 		t.Fatalf("another user's first create with the same key stored %d", n)
 	}
 
@@ -62,7 +53,7 @@ func TestIdempotencyKeyReplays(t *testing.T) {
 	if !bytes.Equal(b1.Body, b2.Body) || b2.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("batch replay differs: %s vs %s", b1.Body, b2.Body)
 	}
-	if n := countTodos(t, acc.ID); n != 4 {
+	if n := relTodoCount(t, acc.ID); n != 4 {
 		t.Fatalf("batch and its replay: %d todos, want 4", n)
 	}
 	// The same key on the other create route is another request: 422.
@@ -84,7 +75,7 @@ func TestIdempotencyKeyErrors(t *testing.T) {
 			t.Errorf("%s key: %d %s, want 400", name, r.Status, r.Body)
 		}
 	}
-	if n := countTodos(t, acc.ID); n != 0 {
+	if n := relTodoCount(t, acc.ID); n != 0 {
 		t.Fatalf("refused keys wrote %d todos", n)
 	}
 	hdr := map[string]string{"Idempotency-Key": "fix-me"}
@@ -130,7 +121,7 @@ func TestIdempotencyKeyConcurrentAndInFlight(t *testing.T) {
 			t.Errorf("request %d: %d %s", i, s, bodies[i])
 		}
 	}
-	if rows := countTodos(t, acc.ID); rows != 1 || created == 0 {
+	if rows := relTodoCount(t, acc.ID); rows != 1 || created == 0 {
 		t.Fatalf("%d concurrent creates with one key: %d rows, %d×201, %d×409", n, rows, created, conflicts)
 	}
 	t.Logf("%d concurrent creates with one key: 1 row, %d×201 (1 written, the rest replayed), %d×409", n, created, conflicts)
@@ -155,8 +146,8 @@ func TestIdempotencyKeyConcurrentAndInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = expect(t, a.do(req{Method: "POST", Path: "/api/v1/todos", Token: acc.Token, Body: map[string]any{"title": "once"}, Header: map[string]string{"Idempotency-Key": "burst"}}), http.StatusCreated)
-	if r.Header.Get("Idempotent-Replayed") != "" || countTodos(t, acc.ID) != 3 {
-		t.Fatalf("expired key: replayed %q, %d todos (want a new one, 3)", r.Header.Get("Idempotent-Replayed"), countTodos(t, acc.ID))
+	if r.Header.Get("Idempotent-Replayed") != "" || relTodoCount(t, acc.ID) != 3 {
+		t.Fatalf("expired key: replayed %q, %d todos (want a new one, 3)", r.Header.Get("Idempotent-Replayed"), relTodoCount(t, acc.ID))
 	}
 }
 
@@ -188,7 +179,7 @@ func TestIdempotencyKeyTwiceAndBrokenBody(t *testing.T) {
 	if rec := send(errReader{}, "k"); rec.Code != http.StatusBadRequest {
 		t.Errorf("unreadable body: %d %s", rec.Code, rec.Body)
 	}
-	if n := countTodos(t, acc.ID); n != 0 {
+	if n := relTodoCount(t, acc.ID); n != 0 {
 		t.Fatalf("%d todos written", n)
 	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/todo-api/todo-api/internal/pgharness"
 	"github.com/todo-api/todo-api/internal/testdb"
@@ -385,21 +382,4 @@ func TestBetterAuthFrontend(t *testing.T) {
 	}
 	// Our own login keeps working beside it.
 	api.do("POST", "/api/v1/auth/login", "", map[string]any{"username": localEmail, "password": "local password 1"}).expect(t, http.StatusOK, nil)
-}
-
-// countRows runs a count query on dbURL.
-func countRows(t *testing.T, dbURL, query string, args ...any) int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var n int64
-	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

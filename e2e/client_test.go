@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // client sends requests to a running server and reads whole answers. Its
@@ -144,4 +147,28 @@ func clip(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// queryCount runs a count query on dbURL, on a connection of its own.
+func queryCount(dbURL, query string, args ...any) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	err = conn.QueryRow(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// countRows is queryCount, failing the test on error.
+func countRows(t testing.TB, dbURL, query string, args ...any) int64 {
+	t.Helper()
+	n, err := queryCount(dbURL, query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/todo-api/todo-api/internal/testdb"
 )
 
@@ -437,7 +435,7 @@ func shutRun(t *testing.T, o shutOptions) {
 		t.Errorf("%d requests were in flight when the listener closed, want at least the %d slow uploads", inFlightAtClose, o.slowUploads)
 	}
 	// Every answered create is in the database, and nothing else is.
-	if rows, err := shutCountTodos(dbURL); err != nil {
+	if rows, err := queryCount(dbURL, "SELECT count(*) FROM todos"); err != nil {
 		t.Errorf("count todos: %v", err)
 	} else if want := setupRows + stats.rowsAnswered.Load(); rows != want {
 		t.Errorf("%d todos in the database, want %d (the setup's %d + the %d answered with 201)", rows, want, setupRows, stats.rowsAnswered.Load())
@@ -470,20 +468,6 @@ func shutItems(prefix string, from, to int) []map[string]any {
 		items = append(items, map[string]any{"title": fmt.Sprintf("%s item %d", prefix, i), "description": "part of a batch", "priority": i % 6})
 	}
 	return items
-}
-
-// shutCountTodos counts the rows in the todos table.
-func shutCountTodos(dbURL string) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(context.Background())
-	var n int64
-	err = conn.QueryRow(ctx, "SELECT count(*) FROM todos").Scan(&n)
-	return n, err
 }
 
 // shutLogTime reads the time= field of a server log line.

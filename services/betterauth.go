@@ -179,19 +179,14 @@ func (a *Auth) authenticateBetterAuth(ctx context.Context, token string) (models
 		}
 	}
 	gen := a.opts.Cache.generation()
-	var users []models.User
-	err = read(ctx, func() error {
-		users = nil
-		return a.db.WithContext(ctx).Where("auth_issuer = ? AND auth_subject = ?", c.Issuer, c.Subject).Limit(1).Find(&users).Error
-	})
+	user, found, err := a.userBySubject(ctx, c.Issuer, c.Subject)
 	if err != nil {
 		return models.User{}, translate(err, "load token user")
 	}
-	var user models.User
-	if len(users) == 1 {
-		user = users[0]
-	} else if user, err = a.provision(ctx, c); err != nil {
-		return models.User{}, err
+	if !found {
+		if user, err = a.provision(ctx, c); err != nil {
+			return models.User{}, err
+		}
 	}
 	if !user.IsActive {
 		return models.User{}, ErrUnauthorized
@@ -251,14 +246,28 @@ func (a *Auth) provision(ctx context.Context, c betterAuthClaims) (models.User, 
 		return user, nil
 	}
 	// Another request created the subject first.
-	var found models.User
-	err = read(ctx, func() error {
-		return a.db.WithContext(ctx).Where("auth_issuer = ? AND auth_subject = ?", c.Issuer, c.Subject).Take(&found).Error
-	})
-	if err != nil {
+	found, ok, err := a.userBySubject(ctx, c.Issuer, c.Subject)
+	switch {
+	case err != nil:
 		return models.User{}, translate(err, "load Better Auth user")
+	case !ok: // created and deleted again since the insert
+		return models.User{}, ErrUnauthorized
 	}
 	return found, nil
+}
+
+// userBySubject finds the user of a Better Auth issuer and subject
+// (through uq_users_auth_subject).
+func (a *Auth) userBySubject(ctx context.Context, issuer, subject string) (models.User, bool, error) {
+	var users []models.User
+	err := read(ctx, func() error {
+		users = nil
+		return a.db.WithContext(ctx).Where("auth_issuer = ? AND auth_subject = ?", issuer, subject).Limit(1).Find(&users).Error
+	})
+	if err != nil || len(users) == 0 {
+		return models.User{}, false, err
+	}
+	return users[0], true, nil
 }
 
 // externalUsername names a provisioned user: usernames are required and

@@ -67,7 +67,8 @@ type StoredResponse struct {
 // Render turns the todos a create wrote into its answer.
 type Render func([]models.Todo) (StoredResponse, error)
 
-// once runs create under key in one transaction with the stored answer:
+// once creates the todos of items under key, in one transaction with the
+// stored answer:
 //
 //   - the first request with the key claims it (an insert), creates, and
 //     stores its answer before committing, so that a crash leaves both or
@@ -80,7 +81,7 @@ type Render func([]models.Todo) (StoredResponse, error)
 //
 // Only a transaction-scoped setting is used, so it works through a
 // transaction pooler.
-func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, create func(tx *gorm.DB) ([]models.Todo, error), render Render) (StoredResponse, error) {
+func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, items []TodoInput, render Render) (StoredResponse, error) {
 	var resp StoredResponse
 	err := write(ctx, func() error {
 		resp = StoredResponse{}
@@ -126,8 +127,8 @@ func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, crea
 				}
 				return nil
 			}
-			todos, err := create(tx)
-			if err != nil {
+			todos := s.newTodos(userID, items)
+			if err := tx.Create(&todos).Error; err != nil {
 				return err
 			}
 			if resp, err = render(todos); err != nil {
@@ -137,14 +138,9 @@ func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, crea
 				Updates(map[string]any{"status": resp.Status, "location": nullable(resp.Location), "etag": nullable(resp.ETag), "body": resp.Body}).Error
 		})
 	})
-	if errors.Is(err, ErrIdempotencyInFlight) {
-		return StoredResponse{}, err
-	}
-	var invalid *ValidationError
-	if errors.As(err, &invalid) {
-		return StoredResponse{}, err
-	}
 	if err != nil {
+		// translate keeps ErrIdempotencyInFlight and *ValidationError
+		// visible to errors.Is and errors.As.
 		return StoredResponse{}, translate(err, "create with idempotency key")
 	}
 	return resp, nil
@@ -162,13 +158,7 @@ func (s *Todos) CreateOnce(ctx context.Context, userID int64, in TodoInput, key 
 	if err := in.Validate("", true).Err(); err != nil {
 		return StoredResponse{}, err
 	}
-	return s.once(ctx, userID, key, func(tx *gorm.DB) ([]models.Todo, error) {
-		todo := in.newTodo(userID, s.now())
-		if err := tx.Create(&todo).Error; err != nil {
-			return nil, err
-		}
-		return []models.Todo{todo}, nil
-	}, render)
+	return s.once(ctx, userID, key, []TodoInput{in}, render)
 }
 
 // CreateBatchOnce is CreateBatch under an Idempotency-Key (see once).
@@ -176,17 +166,7 @@ func (s *Todos) CreateBatchOnce(ctx context.Context, userID int64, items []TodoI
 	if err := ValidateBatch(items).Err(); err != nil {
 		return StoredResponse{}, err
 	}
-	return s.once(ctx, userID, key, func(tx *gorm.DB) ([]models.Todo, error) {
-		now := s.now()
-		todos := make([]models.Todo, len(items))
-		for i, in := range items {
-			todos[i] = in.newTodo(userID, now)
-		}
-		if err := tx.Create(&todos).Error; err != nil {
-			return nil, err
-		}
-		return todos, nil
-	}, render)
+	return s.once(ctx, userID, key, items, render)
 }
 
 // SweepIdempotencyKeys deletes expired keys, a bounded batch at a time

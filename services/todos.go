@@ -135,11 +135,7 @@ func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput
 	if err := ValidateBatch(items).Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	todos := make([]models.Todo, len(items))
-	for i, in := range items {
-		todos[i] = in.newTodo(userID, now)
-	}
+	todos := s.newTodos(userID, items)
 	err := write(ctx, func() error {
 		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return tx.Create(&todos).Error
@@ -149,6 +145,17 @@ func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput
 		return nil, translate(err, "create todo batch")
 	}
 	return todos, nil
+}
+
+// newTodos are the rows of a create of validated items, stamped with one
+// time.
+func (s *Todos) newTodos(userID int64, items []TodoInput) []models.Todo {
+	now := s.now()
+	todos := make([]models.Todo, len(items))
+	for i, in := range items {
+		todos[i] = in.newTodo(userID, now)
+	}
+	return todos
 }
 
 // ValidateBatch lists every problem of a batch: its size, and when the size

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"gorm.io/gorm"
@@ -54,7 +53,6 @@ var asymmetricAlgs = []string{"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS38
 type betterAuth struct {
 	opts   BetterAuthOptions
 	keys   *jwksCache
-	kf     keyfunc.Keyfunc
 	parser *jwt.Parser
 	// subjects maps issuer and subject to a user id. The mapping never
 	// changes once made, so caching it is always safe; the user behind
@@ -83,15 +81,9 @@ func newBetterAuth(opts BetterAuthOptions, now func() time.Time, cached bool) (*
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 5 * time.Second
 	}
-	keys := newJWKSCache(opts.JWKSURL, opts.Refresh, opts.MinRefresh, opts.FetchTimeout, opts.Client, opts.Log)
-	kf, err := keyfunc.New(keyfunc.Options{Storage: keys.keys})
-	if err != nil {
-		return nil, err
-	}
 	b := &betterAuth{
 		opts: opts,
-		keys: keys,
-		kf:   kf,
+		keys: newJWKSCache(opts.JWKSURL, opts.Refresh, opts.MinRefresh, opts.FetchTimeout, opts.Client, opts.Log),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(asymmetricAlgs),
 			jwt.WithExpirationRequired(),
@@ -119,16 +111,17 @@ func (b *betterAuth) verify(ctx context.Context, token string) (betterAuthClaims
 		if kid == "" {
 			return nil, errors.New("token names no key (kid)")
 		}
-		if _, err := b.keys.key(ctx, kid); err != nil {
-			return nil, err
-		}
-		// keyfunc refuses a token alg other than the key's own alg.
-		key, err := b.kf.KeyfuncCtx(ctx)(t)
+		jwk, err := b.keys.key(ctx, kid)
 		if err != nil {
 			return nil, err
 		}
-		if !algFitsKey(t.Method.Alg(), key) {
-			return nil, fmt.Errorf("algorithm %s does not fit key %q", t.Method.Alg(), kid)
+		alg := t.Method.Alg()
+		if a := jwk.Marshal().ALG.String(); a != "" && a != alg {
+			return nil, fmt.Errorf("key %q is for %s, the token says %s", kid, a, alg)
+		}
+		key := jwk.Key() // parsed without private parts: a public key
+		if !algFitsKey(alg, key) {
+			return nil, fmt.Errorf("algorithm %s does not fit key %q", alg, kid)
 		}
 		return key, nil
 	})

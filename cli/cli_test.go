@@ -274,7 +274,7 @@ func TestCheckModels(t *testing.T) {
 		t.Errorf("shipped models and migrations disagree:\n%s", migrations.FormatDiff(diff))
 	}
 
-	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&models.User{}, &driftTodo{}, &models.AuthFailure{}, &models.IdempotencyKey{}}, log)
+	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&models.User{}, &driftTodo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestCheckModels(t *testing.T) {
 		t.Errorf("a model field without a migration gave:\n%s", migrations.FormatDiff(diff))
 	}
 
-	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&driftUser{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}}, log)
+	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&driftUser{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ var defaults = map[string]any{
 	"better_auth_audience":         "",
 	"better_auth_jwks_refresh":     "10m",
 	"better_auth_jwks_min_refresh": "10s",
-	"auth_cache_ttl":               "0s",
+	"auth_cache_ttl":               "1m",
 	"bcrypt_cost":                  12,
 	"auth_rate_limit":              5.0,
 	"auth_rate_burst":              20,

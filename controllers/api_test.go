@@ -434,6 +434,24 @@ func TestRateLimit(t *testing.T) {
 	expect(t, a.do(req{Method: "GET", Path: "/healthz"}), http.StatusOK)
 }
 
+// TestRateLimitAcrossInstances: two instances over one database hold a
+// client to the configured burst in total, not to the burst each, however
+// a balancer alternates its requests between them.
+func TestRateLimitAcrossInstances(t *testing.T) {
+	limits := map[string]string{"AUTH_RATE_LIMIT": "0.05", "AUTH_RATE_BURST": "4"}
+	instances := []*api{newAPI(t, limits), newAPI(t, limits)}
+	body := map[string]any{"username": "nobody_here", "password": "whatever-pass"}
+	peer := "192.0.2.77:4000"
+	statuses := map[int]int{}
+	for i := range 12 {
+		r := instances[i%2].do(req{Method: "POST", Path: "/api/v1/auth/login", Body: body, Peer: peer})
+		statuses[r.Status]++
+	}
+	if statuses[http.StatusUnauthorized] != 4 || statuses[http.StatusTooManyRequests] != 8 {
+		t.Errorf("12 logins alternating over 2 instances, burst 4: %v; want 4 × 401 and 8 × 429", statuses)
+	}
+}
+
 func TestRequestIDAndHeaders(t *testing.T) {
 	a := sharedAPI(t)
 	r := a.do(req{Method: "GET", Path: "/healthz", Header: map[string]string{"X-Request-ID": "abc-123"}})
@@ -581,6 +599,12 @@ func TestDatabaseGoneIsA503(t *testing.T) {
 	if r.Header.Get("Retry-After") == "" || !strings.Contains(logs.String(), `"msg":"database unavailable","request_id":"db-gone-1"`) {
 		t.Errorf("503: Retry-After %q; logs:\n%s", r.Header.Get("Retry-After"), logs.String())
 	}
+	// The shared auth rate limit cannot be read: it fails closed (503),
+	// never lets the request through unlimited.
+	r = a.do(req{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]any{"username": acc.Username, "password": acc.Password}})
+	checkProblem(t, expect(t, r, http.StatusServiceUnavailable))
+	r = a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token})
+	checkProblem(t, expect(t, r, http.StatusServiceUnavailable))
 	r = a.do(req{Method: "GET", Path: "/readyz"})
 	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "database unreachable") {
 		t.Errorf("readyz with the database gone = %d %s", r.Status, r.Body)

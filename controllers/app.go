@@ -30,10 +30,11 @@ type App struct {
 	drainOnce sync.Once
 	auth      *services.Auth
 	todos     *services.Todos
+	budget    *services.ClientLimiter
 }
 
-// Sweep deletes expired failed-password counters and expired
-// Idempotency-Keys now and then. Every instance runs it; the statements are
+// Sweep deletes expired failed-password counters, full request budgets and
+// expired Idempotency-Keys now and then. Every instance runs it; the statements are
 // cheap, indexed and idempotent, so that costs nothing and needs no leader.
 func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(min(every, 5*time.Minute))
@@ -45,6 +46,9 @@ func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) 
 		case <-t.C:
 			if _, err := a.auth.SweepFailures(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("sweep expired password-attempt counters", "err", err)
+			}
+			if _, err := a.budget.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweep full auth request budgets", "err", err)
 			}
 			if _, err := a.todos.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("sweep expired idempotency keys", "err", err)
@@ -108,6 +112,7 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 		collectors.NewDBStatsCollector(sqlDB, "todo"),
 	)
 	drain := make(chan struct{})
+	budget := services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.BetterAuthSecret))
 	todos := services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil).KeepIdempotencyKeys(cfg.IdempotencyKeyTTL)
 	router, err := NewRouter(Deps{
 		Config:  cfg,
@@ -116,12 +121,13 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 		Auth:    auth,
 		Users:   services.NewUsers(db, auth),
 		Todos:   todos,
+		Budget:  budget,
 		Metrics: reg,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: router, Metrics: MetricsHandler(reg), drain: drain, auth: auth, todos: todos}, nil
+	return &App{Handler: router, Metrics: MetricsHandler(reg), drain: drain, auth: auth, todos: todos, budget: budget}, nil
 }
 
 // cursorKey derives the pagination cursor signing key from the auth

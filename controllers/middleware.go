@@ -25,6 +25,7 @@ const (
 	requestIDHeader = "X-Request-ID"
 	loggerKey       = "logger"
 	userKey         = "user"
+	callerKey       = "caller"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -65,6 +66,8 @@ func accessLog() gin.HandlerFunc {
 		}
 		if u, ok := c.Get(userKey); ok {
 			attrs = append(attrs, "user_id", u.(models.User).ID)
+		} else if caller, ok := c.Get(callerKey); ok {
+			attrs = append(attrs, "user_id", caller.(services.Caller).ID)
 		}
 		logger(c).Info("request", attrs...)
 	}
@@ -126,16 +129,29 @@ func timeout(d time.Duration) gin.HandlerFunc {
 
 // Authenticator verifies bearer tokens.
 type Authenticator interface {
+	// Authenticate reads the token's user (the account routes).
 	Authenticate(ctx context.Context, token string) (models.User, error)
+	// Authorize names the token's account without reading it (the todo
+	// routes, whose statements check the account themselves).
+	Authorize(ctx context.Context, token string) (services.Caller, error)
+}
+
+// bearer is the request's bearer token, or "" (then the answer is 401).
+func bearer(c *gin.Context) string {
+	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return token
 }
 
 // requireUser lets only requests with a valid token of an active user
-// through, and stores the user in the context.
+// through, and stores the user, read for this request, in the context.
 func requireUser(auth Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		token := bearer(c)
+		if token == "" {
 			writeError(c, services.ErrUnauthorized)
 			return
 		}
@@ -149,9 +165,35 @@ func requireUser(auth Authenticator) gin.HandlerFunc {
 	}
 }
 
+// requireCaller lets only requests with a valid token through and stores
+// the account it names in the context. Whether that account is active and
+// the token current is checked by the service's statements (a revoked
+// token is 401 there), on every instance at once.
+func requireCaller(auth Authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token := bearer(c)
+		if token == "" {
+			writeError(c, services.ErrUnauthorized)
+			return
+		}
+		caller, err := auth.Authorize(c.Request.Context(), token)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Set(callerKey, caller)
+		c.Next()
+	}
+}
+
 // currentUser is the user requireUser stored.
 func currentUser(c *gin.Context) models.User {
 	return c.MustGet(userKey).(models.User)
+}
+
+// currentCaller is the account requireCaller stored.
+func currentCaller(c *gin.Context) services.Caller {
+	return c.MustGet(callerKey).(services.Caller)
 }
 
 // ipLimiter is a token bucket per client IP. Buckets unused for a while are
@@ -217,11 +259,22 @@ func clientKey(c *gin.Context) string {
 	return addr.String()
 }
 
-func rateLimit(l *ipLimiter) gin.HandlerFunc {
+// rateLimit holds each client to AUTH_RATE_LIMIT per second with bursts of
+// AUTH_RATE_BURST, in total across every instance: budget is the shared
+// bucket in PostgreSQL. The instance's own bucket, with the same limits,
+// is a first filter that costs no query: a client over the limit here is
+// over it in total, and a flood from one address stops without reaching
+// the database.
+func rateLimit(l *ipLimiter, budget ClientBudget) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ok, wait := l.allow(clientKey(c), time.Now())
+		client := clientKey(c)
+		ok, wait := l.allow(client, time.Now())
 		if !ok {
 			writeError(c, &services.RateLimitError{Reason: "too many requests from this address", RetryAfter: wait})
+			return
+		}
+		if err := budget.Take(c.Request.Context(), client); err != nil {
+			writeError(c, err)
 			return
 		}
 		c.Next()

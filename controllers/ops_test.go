@@ -171,28 +171,28 @@ type opsPanickingTodos struct{}
 
 const opsPanicValue = "ops: boom (SQLSTATE 42P01) secret-internal-detail"
 
-func (opsPanickingTodos) Create(context.Context, int64, services.TodoInput) (models.Todo, error) {
+func (opsPanickingTodos) Create(context.Context, services.Caller, services.TodoInput) (models.Todo, error) {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) CreateBatch(context.Context, int64, []services.TodoInput) ([]models.Todo, error) {
+func (opsPanickingTodos) CreateBatch(context.Context, services.Caller, []services.TodoInput) ([]models.Todo, error) {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) CreateOnce(context.Context, int64, services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
+func (opsPanickingTodos) CreateOnce(context.Context, services.Caller, services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) CreateBatchOnce(context.Context, int64, []services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
+func (opsPanickingTodos) CreateBatchOnce(context.Context, services.Caller, []services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) Get(context.Context, int64, int64) (models.Todo, error) {
+func (opsPanickingTodos) Get(context.Context, services.Caller, int64) (models.Todo, error) {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) Update(context.Context, int64, int64, services.TodoInput, *services.Precondition) (models.Todo, error) {
+func (opsPanickingTodos) Update(context.Context, services.Caller, int64, services.TodoInput, *services.Precondition) (models.Todo, error) {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) Delete(context.Context, int64, int64, *services.Precondition) error {
+func (opsPanickingTodos) Delete(context.Context, services.Caller, int64, *services.Precondition) error {
 	panic(opsPanicValue)
 }
-func (opsPanickingTodos) List(context.Context, int64, services.ListQuery) (services.Page, error) {
+func (opsPanickingTodos) List(context.Context, services.Caller, services.ListQuery) (services.Page, error) {
 	panic(opsPanicValue)
 }
 func (opsPanickingTodos) CheckQuery(services.ListQuery) []services.FieldError { return nil }
@@ -225,6 +225,7 @@ func opsPanicAPI(t *testing.T) *api {
 		Auth:    auth,
 		Users:   services.NewUsers(db, auth),
 		Todos:   opsPanickingTodos{},
+		Budget:  services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.BetterAuthSecret)),
 		Metrics: prometheus.NewRegistry(),
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -34,6 +35,9 @@ type Deps struct {
 	Auth   AuthService
 	Users  UserService
 	Todos  TodoService
+	// Budget is the auth routes' per-client request budget shared by every
+	// instance (services.ClientLimiter); required.
+	Budget ClientBudget
 	// Metrics is where request metrics are registered and what /metrics
 	// serves; nil means a private registry.
 	Metrics *prometheus.Registry
@@ -51,8 +55,17 @@ func MetricsHandler(reg *prometheus.Registry) http.Handler {
 const docsPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// ClientBudget spends one request of a client's budget, or refuses with a
+// *services.RateLimitError.
+type ClientBudget interface {
+	Take(ctx context.Context, client string) error
+}
+
 // NewRouter builds the HTTP handler with every route and middleware.
 func NewRouter(d Deps) (*gin.Engine, error) {
+	if d.Budget == nil {
+		return nil, errors.New("controllers: Deps.Budget is required: without it the auth routes would have no limit")
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -123,13 +136,12 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 
 	limiter := newIPLimiter(d.Config.AuthRateLimit, d.Config.AuthRateBurst)
 	auth := authHandlers{auth: d.Auth, maxBytes: maxBytes}
-	authGroup := api.Group("/auth", cacheControl("no-store"), rateLimit(limiter))
+	authGroup := api.Group("/auth", cacheControl("no-store"), rateLimit(limiter, d.Budget))
 	authGroup.POST("/register", auth.register)
 	authGroup.POST("/login", auth.login)
 
-	private := api.Group("", requireUser(d.Auth))
 	users := userHandlers{users: d.Users, maxBytes: maxBytes}
-	me := private.Group("/users/me", cacheControl("no-store"))
+	me := api.Group("/users/me", requireUser(d.Auth), cacheControl("no-store"))
 	me.GET("", users.me)
 	me.PATCH("", users.update)
 	me.DELETE("", users.deactivate)
@@ -137,7 +149,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	todos := todoHandlers{todos: d.Todos, maxBytes: maxBytes, prefix: d.Config.APIV1Prefix}
 	// A user's todos may be kept by their own browser, revalidated with
 	// the ETag each time, and never by a shared cache.
-	todo := private.Group("/todos", cacheControl("private, no-cache"))
+	todo := api.Group("/todos", requireCaller(d.Auth), cacheControl("private, no-cache"))
 	todo.GET("", todos.list)
 	todo.POST("", todos.create)
 	todo.POST("/batch", todos.createBatch)

@@ -18,14 +18,14 @@ import (
 
 // TodoService manages one user's todos.
 type TodoService interface {
-	Create(ctx context.Context, userID int64, in services.TodoInput) (models.Todo, error)
-	CreateBatch(ctx context.Context, userID int64, items []services.TodoInput) ([]models.Todo, error)
-	CreateOnce(ctx context.Context, userID int64, in services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
-	CreateBatchOnce(ctx context.Context, userID int64, items []services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
-	Get(ctx context.Context, userID, id int64) (models.Todo, error)
-	Update(ctx context.Context, userID, id int64, in services.TodoInput, pre *services.Precondition) (models.Todo, error)
-	Delete(ctx context.Context, userID, id int64, pre *services.Precondition) error
-	List(ctx context.Context, userID int64, q services.ListQuery) (services.Page, error)
+	Create(ctx context.Context, c services.Caller, in services.TodoInput) (models.Todo, error)
+	CreateBatch(ctx context.Context, c services.Caller, items []services.TodoInput) ([]models.Todo, error)
+	CreateOnce(ctx context.Context, c services.Caller, in services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
+	CreateBatchOnce(ctx context.Context, c services.Caller, items []services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
+	Get(ctx context.Context, c services.Caller, id int64) (models.Todo, error)
+	Update(ctx context.Context, c services.Caller, id int64, in services.TodoInput, pre *services.Precondition) (models.Todo, error)
+	Delete(ctx context.Context, c services.Caller, id int64, pre *services.Precondition) error
+	List(ctx context.Context, c services.Caller, q services.ListQuery) (services.Page, error)
 	CheckQuery(q services.ListQuery) []services.FieldError
 }
 
@@ -94,7 +94,7 @@ func (h todoHandlers) create(c *gin.Context) {
 		return
 	}
 	if once {
-		stored, err := h.todos.CreateOnce(c.Request.Context(), currentUser(c).ID, req.input(), key, func(todos []models.Todo) (services.StoredResponse, error) {
+		stored, err := h.todos.CreateOnce(c.Request.Context(), currentCaller(c), req.input(), key, func(todos []models.Todo) (services.StoredResponse, error) {
 			body, err := json.Marshal(newTodoResponse(todos[0]))
 			return services.StoredResponse{Status: http.StatusCreated, Location: h.location(todos[0]), ETag: etag(todos[0]), Body: body}, err
 		})
@@ -105,7 +105,7 @@ func (h todoHandlers) create(c *gin.Context) {
 		writeStored(c, stored)
 		return
 	}
-	todo, err := h.todos.Create(c.Request.Context(), currentUser(c).ID, req.input())
+	todo, err := h.todos.Create(c.Request.Context(), currentCaller(c), req.input())
 	if err != nil {
 		writeError(c, err)
 		return
@@ -156,7 +156,7 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 		return
 	}
 	if once {
-		stored, err := h.todos.CreateBatchOnce(c.Request.Context(), currentUser(c).ID, items, key, func(todos []models.Todo) (services.StoredResponse, error) {
+		stored, err := h.todos.CreateBatchOnce(c.Request.Context(), currentCaller(c), items, key, func(todos []models.Todo) (services.StoredResponse, error) {
 			body, err := json.Marshal(TodoBatchResponse{Items: newTodoResponses(todos)})
 			return services.StoredResponse{Status: http.StatusCreated, Body: body}, err
 		})
@@ -167,7 +167,7 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 		writeStored(c, stored)
 		return
 	}
-	todos, err := h.todos.CreateBatch(c.Request.Context(), currentUser(c).ID, items)
+	todos, err := h.todos.CreateBatch(c.Request.Context(), currentCaller(c), items)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -182,7 +182,7 @@ func (h todoHandlers) get(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	todo, err := h.todos.Get(c.Request.Context(), currentUser(c).ID, id)
+	todo, err := h.todos.Get(c.Request.Context(), currentCaller(c), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -209,7 +209,7 @@ func (h todoHandlers) update(c *gin.Context) {
 	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", false) }) {
 		return
 	}
-	todo, err := h.todos.Update(c.Request.Context(), currentUser(c).ID, id, req.input(), precondition(c))
+	todo, err := h.todos.Update(c.Request.Context(), currentCaller(c), id, req.input(), precondition(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -224,7 +224,7 @@ func (h todoHandlers) remove(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if err := h.todos.Delete(c.Request.Context(), currentUser(c).ID, id, precondition(c)); err != nil {
+	if err := h.todos.Delete(c.Request.Context(), currentCaller(c), id, precondition(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -240,7 +240,7 @@ func (h todoHandlers) list(c *gin.Context) {
 		writeError(c, &services.QueryError{Fields: merge(problems, h.todos.CheckQuery(q))})
 		return
 	}
-	page, err := h.todos.List(c.Request.Context(), currentUser(c).ID, q)
+	page, err := h.todos.List(c.Request.Context(), currentCaller(c), q)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -18,8 +18,7 @@ import (
 // waits and serves), with the same secret. A token from one works on the
 // other; every page of a cursor walk can come from the other instance; an
 // Idempotency-Key replays across them; and a deactivation on one is
-// refused at once on the other (the default AUTH_CACHE_TTL=0 keeps no
-// copy of the user).
+// refused at once on the other (each statement checks the account).
 func TestTwoInstancesShareEverything(t *testing.T) {
 	dbURL := testdb.Fresh(t)
 	servers := make([]*server, 2)

@@ -35,6 +35,7 @@ func All() []Migration {
 		addUsersExternalIdentity20261130130000(),
 		addTodoSearchKeys20261130140000(),
 		createIdempotencyKeys20261130150000(),
+		createAuthRateLimits20261130160000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

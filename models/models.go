@@ -84,6 +84,15 @@ type AuthFailure struct {
 	WindowStart time.Time `gorm:"not null;index:idx_auth_failures_window_start"`
 }
 
+// AuthRateLimit is one client's request budget on the auth routes, shared
+// by every instance: TAT is the generic cell rate algorithm's theoretical
+// arrival time (see services.ClientLimiter). Key is an HMAC of the client's
+// address, never the address in clear.
+type AuthRateLimit struct {
+	Key string    `gorm:"primaryKey;size:64"`
+	TAT time.Time `gorm:"column:tat;not null;index:idx_auth_rate_limits_tat"`
+}
+
 // IdempotencyKey is the stored answer of a create sent with an
 // Idempotency-Key header, for one user. It is written in the same
 // transaction as the todos it answers for, and replayed to repeats of the

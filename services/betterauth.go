@@ -156,39 +156,42 @@ func algFitsKey(alg string, key any) bool {
 }
 
 // authenticateBetterAuth returns the active user of a Better Auth token,
-// creating it on the first request that carries the subject.
-func (a *Auth) authenticateBetterAuth(ctx context.Context, token string) (models.User, error) {
+// creating it on the first request that carries the subject. Unless fresh
+// is asked for, a copy remembered from an earlier request (AUTH_CACHE_TTL)
+// may answer; fresh then says the row was not read now, and the caller
+// must check the account in its statements (see Caller).
+func (a *Auth) authenticateBetterAuth(ctx context.Context, token string, mustRead bool) (user models.User, fresh bool, err error) {
 	b := a.betterAuth
 	c, err := b.verify(ctx, token)
 	if err != nil {
-		return models.User{}, err
+		return models.User{}, false, err
 	}
 	subjectKey := c.Issuer + "\x00" + c.Subject
-	if b.subjects != nil {
+	if b.subjects != nil && !mustRead {
 		if id, ok := b.subjects.Get(subjectKey); ok {
 			if user, ok := a.opts.Cache.get(id); ok {
-				return user, nil
+				return user, false, nil
 			}
 		}
 	}
 	gen := a.opts.Cache.generation()
 	user, found, err := a.userBySubject(ctx, c.Issuer, c.Subject)
 	if err != nil {
-		return models.User{}, translate(err, "load token user")
+		return models.User{}, false, translate(err, "load token user")
 	}
 	if !found {
 		if user, err = a.provision(ctx, c); err != nil {
-			return models.User{}, err
+			return models.User{}, false, err
 		}
 	}
 	if !user.IsActive {
-		return models.User{}, ErrUnauthorized
+		return models.User{}, false, ErrUnauthorized
 	}
 	if b.subjects != nil {
 		b.subjects.Add(subjectKey, user.ID)
 	}
 	a.opts.Cache.put(user, gen)
-	return user, nil
+	return user, true, nil
 }
 
 // provision creates the user of a Better Auth subject seen for the first

@@ -49,7 +49,7 @@ func relFuzzUser(t *testing.T) models.User {
 		}
 		s := NewTodos(db, relCursorKey, nil)
 		due := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-		_, relListUserErr = s.CreateBatch(context.Background(), u.ID, []TodoInput{
+		_, relListUserErr = s.CreateBatch(context.Background(), ConfirmedCaller(u), []TodoInput{
 			{Title: Some("alpha"), Priority: Some(1)},
 			{Title: Some("beta"), Priority: Some(5), DueDate: Some(due)},
 			{Title: Some("gamma"), Completed: Some(true)},
@@ -142,7 +142,7 @@ func FuzzCursorDecode(f *testing.F) {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			page, err := s.List(ctx, relFuzzUser(t).ID, q)
+			page, err := s.List(ctx, callerOf(relFuzzUser(t)), q)
 			cancel()
 			// Only this codec signs, and it signs only positions of stored
 			// rows; but a value PostgreSQL refuses (a NUL, a time out of

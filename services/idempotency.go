@@ -81,7 +81,14 @@ type Render func([]models.Todo) (StoredResponse, error)
 //
 // Only a transaction-scoped setting is used, so it works through a
 // transaction pooler.
-func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, items []TodoInput, render Render) (StoredResponse, error) {
+func (s *Todos) once(ctx context.Context, c Caller, key IdempotencyKey, items []TodoInput, render Render) (StoredResponse, error) {
+	// A revoked token gets no write and no stored answer either. The
+	// account is read once up front: this path runs several statements
+	// anyway, and the stored answer is read in more than one of them.
+	if err := c.confirm(ctx, s.db); err != nil {
+		return StoredResponse{}, err
+	}
+	userID := c.ID
 	var resp StoredResponse
 	err := write(ctx, func() error {
 		resp = StoredResponse{}
@@ -117,6 +124,11 @@ func (s *Todos) once(ctx context.Context, userID int64, key IdempotencyKey, item
 				}
 				if !bytes.Equal(stored.Fingerprint, key.Fingerprint) {
 					return &ValidationError{Fields: []FieldError{{Field: "Idempotency-Key", Message: "was already used with a different request; use a new key for a new request"}}}
+				}
+				if stored.Status == 0 {
+					// Claimed rows are only committed with their answer;
+					// one without is a broken invariant, not an answer.
+					return fmt.Errorf("idempotency key %q holds no stored answer", key.Key)
 				}
 				resp = StoredResponse{Status: int(stored.Status), Body: stored.Body, Replayed: true}
 				if stored.Location != nil {
@@ -154,19 +166,19 @@ func nullable(s string) *string {
 }
 
 // CreateOnce is Create under an Idempotency-Key (see once).
-func (s *Todos) CreateOnce(ctx context.Context, userID int64, in TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
+func (s *Todos) CreateOnce(ctx context.Context, c Caller, in TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
 	if err := in.Validate("", true).Err(); err != nil {
 		return StoredResponse{}, err
 	}
-	return s.once(ctx, userID, key, []TodoInput{in}, render)
+	return s.once(ctx, c, key, []TodoInput{in}, render)
 }
 
 // CreateBatchOnce is CreateBatch under an Idempotency-Key (see once).
-func (s *Todos) CreateBatchOnce(ctx context.Context, userID int64, items []TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
+func (s *Todos) CreateBatchOnce(ctx context.Context, c Caller, items []TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
 	if err := ValidateBatch(items).Err(); err != nil {
 		return StoredResponse{}, err
 	}
-	return s.once(ctx, userID, key, items, render)
+	return s.once(ctx, c, key, items, render)
 }
 
 // SweepIdempotencyKeys deletes expired keys, a bounded batch at a time

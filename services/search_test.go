@@ -3,6 +3,8 @@ package services
 import (
 	"context"
 	"testing"
+
+	"github.com/todo-api/todo-api/models"
 )
 
 func TestHasTrigram(t *testing.T) {
@@ -37,13 +39,13 @@ func TestSearchMatchesILIKE(t *testing.T) {
 		{"Mixed-case Word", "re-invoice later"},
 		{"nothing here", "at all"},
 	}
-	for _, u := range []int64{owner.ID, other.ID} {
+	for _, u := range []models.User{owner, other} {
 		for _, x := range texts {
 			in := TodoInput{Title: Some(x.title)}
 			if x.desc != "" {
 				in.Description = Some(x.desc)
 			}
-			if _, err := s.Create(ctx, u, in); err != nil {
+			if _, err := s.Create(ctx, callerOf(u), in); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -53,7 +55,7 @@ func TestSearchMatchesILIKE(t *testing.T) {
 		"100%", "done_", `C:\temp`, "%", "_", `\`, "日本", "本語のメ", "東京", "a", "xy", "ed-ca", "word",
 		"re-invoice later", "zzz", "in", "at all", "Größe prüfen", "ße kehren", "Straße kehren", "prüfen", "のメモ",
 	} {
-		page, err := s.List(ctx, owner.ID, ListQuery{Q: q})
+		page, err := s.List(ctx, callerOf(owner), ListQuery{Q: q})
 		if err != nil {
 			t.Fatalf("q=%q: %v", q, err)
 		}

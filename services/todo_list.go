@@ -143,7 +143,7 @@ type Page struct {
 // number of all matches. Pages come by offset or, with a cursor, by keyset:
 // a cursor page costs the same however deep it is. A query CheckQuery
 // refuses is a *QueryError.
-func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, error) {
+func (s *Todos) List(ctx context.Context, c Caller, q ListQuery) (Page, error) {
 	problems, after := s.check(q)
 	if len(problems) > 0 {
 		return Page{}, &QueryError{Fields: problems}
@@ -152,7 +152,7 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 	limit := q.limit()
 
 	db := s.db.WithContext(ctx)
-	filtered := applyFilters(db.Model(&models.Todo{}).Where("user_id = ?", userID), userID, q)
+	filtered := applyFilters(db.Model(&models.Todo{}).Scopes(c.owned), c.ID, q)
 
 	var total int64
 	if err := read(ctx, func() error { return filtered.Session(&gorm.Session{}).Count(&total).Error }); err != nil {
@@ -176,6 +176,13 @@ func (s *Todos) List(ctx context.Context, userID int64, q ListQuery) (Page, erro
 	})
 	if err != nil {
 		return Page{}, translate(err, "list todos")
+	}
+	if len(items) == 0 {
+		// Nothing matched: the user may have none, or the token may have
+		// been revoked (the statements' own check found no account).
+		if err := c.confirm(ctx, s.db); err != nil {
+			return Page{}, err
+		}
 	}
 	result := Page{Items: items, Total: total, Limit: limit, Offset: q.Offset}
 	if len(items) > limit {

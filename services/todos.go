@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -116,35 +117,69 @@ func storedTime(t time.Time) time.Time {
 }
 
 // Create stores one todo.
-func (s *Todos) Create(ctx context.Context, userID int64, in TodoInput) (models.Todo, error) {
+func (s *Todos) Create(ctx context.Context, c Caller, in TodoInput) (models.Todo, error) {
 	if err := in.Validate("", true).Err(); err != nil {
 		return models.Todo{}, err
 	}
-	todo := in.newTodo(userID, s.now())
-	err := write(ctx, func() error { return s.db.WithContext(ctx).Create(&todo).Error })
+	todos := []models.Todo{in.newTodo(c.ID, s.now())}
+	err := write(ctx, func() error { return s.insert(ctx, s.db.WithContext(ctx), c, todos) })
 	if err != nil {
 		return models.Todo{}, translate(err, "create todo")
 	}
-	return todo, nil
+	return todos[0], nil
 }
 
 // CreateBatch stores 1–1000 todos, all or none: every item is validated
 // first (errors name items[i].field), then one multi-row INSERT runs in one
 // transaction.
-func (s *Todos) CreateBatch(ctx context.Context, userID int64, items []TodoInput) ([]models.Todo, error) {
+func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([]models.Todo, error) {
 	if err := ValidateBatch(items).Err(); err != nil {
 		return nil, err
 	}
-	todos := s.newTodos(userID, items)
-	err := write(ctx, func() error {
-		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return tx.Create(&todos).Error
-		})
-	})
+	todos := s.newTodos(c.ID, items)
+	err := write(ctx, func() error { return s.insert(ctx, s.db.WithContext(ctx), c, todos) })
 	if err != nil {
 		return nil, translate(err, "create todo batch")
 	}
 	return todos, nil
+}
+
+// insert writes todos, built by newTodo, in one statement, and sets their
+// ids. For a caller not yet confirmed the statement itself checks the
+// account (see Caller.owned), as INSERT … SELECT … WHERE EXISTS: GORM's
+// Create has no way to make an INSERT conditional, and a separate check
+// would cost a round trip on every create. The rows come back in the order
+// of the VALUES list, as with GORM's own multi-row INSERT … RETURNING.
+func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []models.Todo) error {
+	if c.Confirmed {
+		return db.Create(&todos).Error
+	}
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
+	args := make([]any, 0, 8*len(todos)+2)
+	for i, t := range todos {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString("(?::bigint, ?::varchar, ?::text, ?::boolean, ?::smallint, ?::timestamptz, ?::timestamptz, ?::timestamptz)")
+		args = append(args, t.UserID, t.Title, t.Description, t.Completed, t.Priority, t.DueDate, t.CreatedAt, t.UpdatedAt)
+	}
+	sql.WriteString(") AS v WHERE EXISTS (SELECT 1 FROM users WHERE users.id = ? AND users.is_active AND users.token_version = ?) RETURNING id")
+	args = append(args, c.ID, c.Version)
+	var ids []int64
+	if err := db.Raw(sql.String(), args...).Scan(&ids).Error; err != nil {
+		return err
+	}
+	if len(ids) != len(todos) {
+		if err := c.confirm(ctx, s.db); err != nil {
+			return err
+		}
+		return fmt.Errorf("insert todos: %d of %d rows written for an account that checks out", len(ids), len(todos))
+	}
+	for i := range todos {
+		todos[i].ID = ids[i]
+	}
+	return nil
 }
 
 // newTodos are the rows of a create of validated items, stamped with one
@@ -176,11 +211,16 @@ func ValidateBatch(items []TodoInput) *ValidationError {
 }
 
 // Get returns one of the user's todos.
-func (s *Todos) Get(ctx context.Context, userID, id int64) (models.Todo, error) {
+func (s *Todos) Get(ctx context.Context, c Caller, id int64) (models.Todo, error) {
 	var todo models.Todo
 	err := read(ctx, func() error {
-		return s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&todo).Error
+		return s.db.WithContext(ctx).Where("id = ?", id).Scopes(c.owned).Take(&todo).Error
 	})
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if err := c.confirm(ctx, s.db); err != nil {
+			return todo, err
+		}
+	}
 	if err != nil {
 		return todo, translate(err, fmt.Sprintf("get todo %d", id))
 	}
@@ -223,14 +263,19 @@ const maxInlineVersions = 32
 // narrow reduces a long list of versions to the current one when it is in
 // the list, so the write stays one atomic conditional statement; when it is
 // not, the precondition has failed.
-func (s *Todos) narrow(ctx context.Context, userID, id int64, pre *Precondition) (*Precondition, error) {
+func (s *Todos) narrow(ctx context.Context, c Caller, id int64, pre *Precondition) (*Precondition, error) {
 	if pre == nil || pre.Any || len(pre.At) <= maxInlineVersions {
 		return pre, nil
 	}
 	var current models.Todo
 	err := read(ctx, func() error {
-		return s.db.WithContext(ctx).Select("updated_at").Where("id = ? AND user_id = ?", id, userID).Take(&current).Error
+		return s.db.WithContext(ctx).Select("updated_at").Where("id = ?", id).Scopes(c.owned).Take(&current).Error
 	})
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if err := c.confirm(ctx, s.db); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, translate(err, fmt.Sprintf("read version of todo %d", id))
 	}
@@ -260,11 +305,11 @@ func conditional(q *gorm.DB, pre *Precondition) *gorm.DB {
 
 // Update applies a patch. With a precondition the write happens only if the
 // todo is still at one of the given versions.
-func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre *Precondition) (models.Todo, error) {
+func (s *Todos) Update(ctx context.Context, c Caller, id int64, in TodoInput, pre *Precondition) (models.Todo, error) {
 	if err := in.Validate("", false).Err(); err != nil {
 		return models.Todo{}, err
 	}
-	pre, err := s.narrow(ctx, userID, id, pre)
+	pre, err := s.narrow(ctx, c, id, pre)
 	if err != nil {
 		return models.Todo{}, err
 	}
@@ -299,7 +344,7 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 	var rows []models.Todo
 	err = write(ctx, func() error {
 		rows = nil
-		q := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).Where("id = ? AND user_id = ?", id, userID)
+		q := s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).Where("id = ?", id).Scopes(c.owned)
 		return conditional(q, pre).Updates(updates).Error
 	})
 	if err != nil {
@@ -308,18 +353,18 @@ func (s *Todos) Update(ctx context.Context, userID, id int64, in TodoInput, pre 
 	if len(rows) == 1 {
 		return rows[0], nil
 	}
-	return models.Todo{}, s.missOrStale(ctx, userID, id)
+	return models.Todo{}, s.missOrStale(ctx, c, id)
 }
 
 // Delete removes a todo, under the same precondition rules as Update.
-func (s *Todos) Delete(ctx context.Context, userID, id int64, pre *Precondition) error {
-	pre, err := s.narrow(ctx, userID, id, pre)
+func (s *Todos) Delete(ctx context.Context, c Caller, id int64, pre *Precondition) error {
+	pre, err := s.narrow(ctx, c, id, pre)
 	if err != nil {
 		return err
 	}
 	var deleted int64
 	err = write(ctx, func() error {
-		q := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID)
+		q := s.db.WithContext(ctx).Where("id = ?", id).Scopes(c.owned)
 		res := conditional(q, pre).Delete(&models.Todo{})
 		deleted = res.RowsAffected
 		return res.Error
@@ -330,15 +375,19 @@ func (s *Todos) Delete(ctx context.Context, userID, id int64, pre *Precondition)
 	if deleted == 1 {
 		return nil
 	}
-	return s.missOrStale(ctx, userID, id)
+	return s.missOrStale(ctx, c, id)
 }
 
-// missOrStale explains a conditional write that touched no row: the todo
-// does not exist for this user, or the precondition was stale.
-func (s *Todos) missOrStale(ctx context.Context, userID, id int64) error {
+// missOrStale explains a conditional write that touched no row: the token
+// was revoked, the todo does not exist for this user, or the precondition
+// was stale.
+func (s *Todos) missOrStale(ctx context.Context, c Caller, id int64) error {
+	if err := c.confirm(ctx, s.db); err != nil {
+		return err
+	}
 	var n int64
 	err := read(ctx, func() error {
-		return s.db.WithContext(ctx).Model(&models.Todo{}).Where("id = ? AND user_id = ?", id, userID).Limit(1).Count(&n).Error
+		return s.db.WithContext(ctx).Model(&models.Todo{}).Where("id = ? AND user_id = ?", id, c.ID).Limit(1).Count(&n).Error
 	})
 	if err != nil {
 		return translate(err, fmt.Sprintf("check todo %d", id))

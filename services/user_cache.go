@@ -9,16 +9,16 @@ import (
 	"github.com/todo-api/todo-api/models"
 )
 
-// UserCache keeps the users behind recently verified tokens for a short
-// time, so that a burst of requests with one token costs one user lookup
-// instead of one each.
+// UserCache keeps the accounts behind recently seen Better Auth subjects
+// for a short time, so that a burst of requests with one token costs one
+// lookup instead of one each.
 //
-// Soft delete stays effective: this process forgets a user the moment it
-// is deactivated or changed (Users does it), and a read that raced with
-// the change cannot put the old copy back (see put). Other instances
-// behind the same load balancer keep their copy for at most the TTL, so a
-// deactivated user's token may work there for up to AUTH_CACHE_TTL: the
-// cache is off (0) by default, and meant for a single instance.
+// A copy can be stale (another instance may have deactivated the account a
+// moment ago), and that is allowed for: a cached copy only names the
+// account, and the todo statements check it themselves (see Caller), while
+// the account routes always read it. This process also forgets a user the
+// moment it changes one, and a read that raced with the change cannot put
+// the old copy back (see put).
 type UserCache struct {
 	ttl time.Duration
 	now func() time.Time

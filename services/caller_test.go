@@ -1,0 +1,124 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/todo-api/todo-api/models"
+)
+
+// statementCounter is a GORM logger that counts the statements run.
+type statementCounter struct {
+	logger.Interface
+	n atomic.Int64
+}
+
+func (c *statementCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	c.n.Add(1)
+}
+
+// TestCallerChecksTheAccountInItsStatements: an unconfirmed caller (a
+// token verified without reading its account) costs no query of its own:
+// a get is one statement, a create one, a list two (total and page); only
+// a statement that finds nothing reads the account, to tell 401 from 404.
+func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
+	ctx := context.Background()
+	counter := &statementCounter{Interface: logger.Discard}
+	s := NewTodos(db.Session(&gorm.Session{Logger: counter}), []byte("k"), nil)
+	u := newUser(t)
+	c := callerOf(u)
+	statements := func(what string, want int64, fn func() error) {
+		t.Helper()
+		counter.n.Store(0)
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := counter.n.Load(); got != want {
+			t.Errorf("%s ran %d statements, want %d", what, got, want)
+		}
+	}
+	var todo models.Todo
+	statements("create", 1, func() (err error) { todo, err = s.Create(ctx, c, TodoInput{Title: Some("one")}); return err })
+	statements("batch", 1, func() error {
+		_, err := s.CreateBatch(ctx, c, []TodoInput{{Title: Some("two")}, {Title: Some("three"), Description: Some("d")}})
+		return err
+	})
+	statements("get", 1, func() error { _, err := s.Get(ctx, c, todo.ID); return err })
+	statements("list", 2, func() error {
+		p, err := s.List(ctx, c, ListQuery{})
+		if err == nil && (p.Total != 3 || len(p.Items) != 3) {
+			t.Errorf("list: total %d, %d items; want 3 and 3", p.Total, len(p.Items))
+		}
+		return err
+	})
+	statements("patch", 1, func() error { _, err := s.Update(ctx, c, todo.ID, TodoInput{Completed: Some(true)}, nil); return err })
+	counter.n.Store(0)
+	if _, err := s.Get(ctx, c, todo.ID+1_000_000); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get of a missing todo: %v, want ErrNotFound", err)
+	}
+	if got := counter.n.Load(); got != 2 {
+		t.Errorf("get of a missing todo ran %d statements, want 2 (the get, then the account)", got)
+	}
+	empty := callerOf(newUser(t))
+	if p, err := s.List(ctx, empty, ListQuery{}); err != nil || p.Total != 0 || len(p.Items) != 0 {
+		t.Errorf("list of a user without todos: %+v, %v; want an empty page", p, err)
+	}
+}
+
+// TestRevokedCallerIsRefusedEverywhere: once the account is deactivated,
+// deleted or at a new credential version, every todo operation of a caller
+// holding the old token is ErrUnauthorized and writes nothing, while a
+// confirmed caller of the current version still works.
+func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
+	ctx := context.Background()
+	s := NewTodos(db, []byte("k"), nil).KeepIdempotencyKeys(time.Hour)
+	for _, revoke := range []string{
+		"UPDATE users SET is_active = false WHERE id = ?",
+		"UPDATE users SET token_version = token_version + 1 WHERE id = ?",
+		"DELETE FROM users WHERE id = ?",
+	} {
+		u := newUser(t)
+		c := callerOf(u)
+		todo, err := s.Create(ctx, c, TodoInput{Title: Some("before")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(revoke, u.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		key, err := NewIdempotencyKey("revoked", "POST /todos", []byte(`{"title":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		render := func([]models.Todo) (StoredResponse, error) {
+			return StoredResponse{Status: 201, Body: []byte("{}")}, nil
+		}
+		for name, op := range map[string]func() error{
+			"create":      func() error { _, err := s.Create(ctx, c, TodoInput{Title: Some("x")}); return err },
+			"batch":       func() error { _, err := s.CreateBatch(ctx, c, []TodoInput{{Title: Some("x")}}); return err },
+			"create once": func() error { _, err := s.CreateOnce(ctx, c, TodoInput{Title: Some("x")}, key, render); return err },
+			"get":         func() error { _, err := s.Get(ctx, c, todo.ID); return err },
+			"list":        func() error { _, err := s.List(ctx, c, ListQuery{}); return err },
+			"search":      func() error { _, err := s.List(ctx, c, ListQuery{Q: "before"}); return err },
+			"patch":       func() error { _, err := s.Update(ctx, c, todo.ID, TodoInput{Title: Some("x")}, nil); return err },
+			"delete":      func() error { return s.Delete(ctx, c, todo.ID, nil) },
+		} {
+			if err := op(); !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("%s after %q: %v, want ErrUnauthorized", name, revoke, err)
+			}
+		}
+		var n int64
+		db.Model(&models.Todo{}).Where("user_id = ? AND title = 'before'", u.ID).Count(&n)
+		var all int64
+		db.Model(&models.Todo{}).Where("user_id = ?", u.ID).Count(&all)
+		if all != n {
+			t.Errorf("after %q: %d todos, %d of them untouched; want no writes", revoke, all, n)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Info("accepting Better Auth tokens", "jwks", cfg.BetterAuthJWKSURL, "issuer", cfg.BetterAuthIssuer, "audience", cfg.BetterAuthAudience)
 	}
 
-	db, err := database.Open(ctx, database.Options{
+	db, connected, err := database.Connect(database.Options{
 		URL:             urls.Serve,
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
@@ -90,6 +90,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Logger:          log,
 	})
 	if err != nil {
+		return err
+	}
+	// The router (the OpenAPI document, the services, the metrics) needs
+	// the handle but not the database: it is built while the database
+	// answers, which takes about as long, instead of after it.
+	type built struct {
+		app *controllers.App
+		err error
+	}
+	appc := make(chan built, 1)
+	go func() {
+		app, err := controllers.NewApp(cfg, db, log)
+		appc <- built{app, err}
+	}()
+	if err := connected(ctx); err != nil {
+		<-appc
 		return err
 	}
 	defer closeDB(db)
@@ -109,10 +125,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}
 
-	app, err := controllers.NewApp(cfg, db, log)
-	if err != nil {
-		return err
+	b := <-appc
+	if b.err != nil {
+		return b.err
 	}
+	app := b.app
 	if cfg.MetricsAddr != "" {
 		stop, err := serveMetrics(cfg.MetricsAddr, app.Metrics, log)
 		if err != nil {

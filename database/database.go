@@ -51,13 +51,30 @@ type Options struct {
 // Open connects, waiting for the database within StartupTimeout, and returns
 // a GORM handle over a configured database/sql pool.
 func Open(ctx context.Context, o Options) (*gorm.DB, error) {
+	db, wait, err := Connect(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := wait(ctx); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Connect returns the GORM handle at once, without touching the database,
+// and wait, which connects, waiting for the database within StartupTimeout
+// (creating it first when CreateIfMissing says so). Until wait has returned
+// nil the handle must not run queries; the caller may meanwhile build what
+// needs only the handle (serve builds the router while the database
+// answers). When wait fails it has closed the pool.
+func Connect(o Options) (db *gorm.DB, wait func(context.Context) error, err error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	connConfig, mode, err := connConfig(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Before a pooled connection is reused, pgx pings it when it has been
 	// idle for over a second; the peek below also catches connections the
@@ -74,17 +91,11 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 	sqlDB.SetConnMaxLifetime(o.ConnMaxLifetime)
 	sqlDB.SetConnMaxIdleTime(o.ConnMaxIdleTime)
 
-	if err := waitReady(ctx, sqlDB, o, log); err != nil {
-		sqlDB.Close()
-		return nil, err
-	}
-	log.Info("database connected", "host", connConfig.Host, "database", connConfig.Database, "query_exec_mode", mode)
-
 	level := logger.Silent
 	if o.Debug {
 		level = logger.Info
 	}
-	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+	db, err = gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
 		TranslateError: true,
 		// A single INSERT/UPDATE/DELETE is atomic on its own; GORM's default
 		// BEGIN/COMMIT around each would cost two round trips per write.
@@ -101,9 +112,17 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 	})
 	if err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("open gorm: %w", err)
+		return nil, nil, fmt.Errorf("open gorm: %w", err)
 	}
-	return db, nil
+	wait = func(ctx context.Context) error {
+		if err := waitReady(ctx, sqlDB, o, log); err != nil {
+			sqlDB.Close()
+			return err
+		}
+		log.Info("database connected", "host", connConfig.Host, "database", connConfig.Database, "query_exec_mode", mode)
+		return nil
+	}
+	return db, wait, nil
 }
 
 // Now is the clock GORM stamps rows with: UTC at PostgreSQL's microsecond

@@ -37,7 +37,8 @@ TOOLBIN="$(go env GOPATH)/ci-tools/$(go env GOVERSION)"
 
 step "setup"
 # Test prerequisites: Chromium (docs page test), Node.js and npm (generated
-# TypeScript client), PgBouncer (Neon pooler stand-in).
+# TypeScript client), PgBouncer (Neon pooler stand-in), HAProxy (the load
+# balancer in front of three instances in e2e/balancer_test.go).
 # Debian packages are not pinned to exact versions (the archive drops old
 # ones, so such pins break); they come signed from the distribution's archive
 # and are installed only when missing. The client's npm packages are pinned by
@@ -47,6 +48,7 @@ missing=()
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update
   as_root apt-get install -y "${missing[@]}"

@@ -223,6 +223,13 @@ func (a *Auth) provision(ctx context.Context, c betterAuthClaims) (models.User, 
 		).Create(&user).Error
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// ON CONFLICT covers the subject's index only: a request for the
+		// same subject that inserted first can make this insert fail on
+		// the email or username index instead (PostgreSQL checks them
+		// before the arbiter sees the other row). Then the row is theirs.
+		if found, ok, ferr := a.userBySubject(ctx, c.Issuer, c.Subject); ferr == nil && ok {
+			return found, nil
+		}
 		if cerr := conflicts(ctx, a.db, 0, email, user.Username); cerr != nil {
 			var conflict *ConflictError
 			if errors.As(cerr, &conflict) {

@@ -10,6 +10,9 @@
 --             generic plan, which is what the service really runs.
 -- Every query runs once before it is explained, so buffers are warm.
 --
+-- Every statement carries the account check the service adds (the EXISTS,
+-- services/caller.go); the bench user's token version is 0.
+--
 -- psql variables: bench_user, pattern (%word%), cur_ts, cur_id.
 
 \set ON_ERROR_STOP on
@@ -23,11 +26,11 @@
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT count(*) FROM todos WHERE user_id = :bench_user;
+SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0);
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user;
+EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0);
 \echo '```'
-PREPARE q_count(bigint) AS SELECT count(*) FROM "todos" WHERE user_id = $1;
+PREPARE q_count(bigint) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0);
 \o /dev/null
 EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user);
 EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user);
@@ -43,11 +46,11 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_count(:bench_user);
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user ORDER BY created_at DESC, id DESC LIMIT 21;
+SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user ORDER BY created_at DESC, id DESC LIMIT 21;
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21;
 \echo '```'
-PREPARE q_first(bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
+PREPARE q_first(bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT $2;
 \o /dev/null
 EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21);
 EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21);
@@ -63,11 +66,11 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_first(:bench_user, 21);
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT count(*) FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
+SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
+EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
 \echo '```'
-PREPARE q_search_count(bigint, bigint, text, text, text) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\'));
+PREPARE q_search_count(bigint, bigint, text, text, text) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\'));
 \o /dev/null
 EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
 EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
@@ -84,11 +87,11 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search_count(:bench_user, :bench_user, :'wo
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
+SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
 \echo '```'
-PREPARE q_search(bigint, bigint, text, text, text, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT $6;
+PREPARE q_search(bigint, bigint, text, text, text, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT $6;
 \o /dev/null
 EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
 EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
@@ -105,11 +108,11 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search(:bench_user, :bench_user, :'word', :
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET 5000;
+SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET 5000;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET 5000;
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET 5000;
 \echo '```'
-PREPARE q_offset(bigint, bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3;
+PREPARE q_offset(bigint, bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3;
 \o /dev/null
 EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000);
 EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000);
@@ -125,11 +128,11 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_offset(:bench_user, 21, 5000);
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND (created_at, id) < (:'cur_ts'::timestamptz, :cur_id) ORDER BY created_at DESC, id DESC LIMIT 21;
+SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND (created_at, id) < (:'cur_ts'::timestamptz, :cur_id) ORDER BY created_at DESC, id DESC LIMIT 21;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND (created_at, id) < (:'cur_ts'::timestamptz, :cur_id) ORDER BY created_at DESC, id DESC LIMIT 21;
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND (created_at, id) < (:'cur_ts'::timestamptz, :cur_id) ORDER BY created_at DESC, id DESC LIMIT 21;
 \echo '```'
-PREPARE q_cursor(bigint, timestamptz, bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
+PREPARE q_cursor(bigint, timestamptz, bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
 \o /dev/null
 EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21);
 EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21);

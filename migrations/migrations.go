@@ -36,6 +36,7 @@ func All() []Migration {
 		addTodoSearchKeys20261130140000(),
 		createIdempotencyKeys20261130150000(),
 		createAuthRateLimits20261130160000(),
+		plpgsqlTodoSearchKeys20261130170000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

@@ -9,19 +9,21 @@ import (
 	"gorm.io/gorm"
 )
 
-// Schema is a catalog snapshot of the current schema: columns, indexes and
-// constraints, each keyed by a stable name and rendered by PostgreSQL itself
-// so that two schemas built different ways compare equal when they are.
+// Schema is a catalog snapshot of the current schema: columns, indexes,
+// constraints and functions (those not owned by an extension), each keyed
+// by a stable name and rendered by PostgreSQL itself so that two schemas
+// built different ways compare equal when they are.
 type Schema struct {
 	Columns     map[string]string
 	Indexes     map[string]string
 	Constraints map[string]string
+	Functions   map[string]string
 }
 
 // Snapshot reads the schema of the connection's current schema, leaving out
 // the bookkeeping table.
 func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
-	s := Schema{Columns: map[string]string{}, Indexes: map[string]string{}, Constraints: map[string]string{}}
+	s := Schema{Columns: map[string]string{}, Indexes: map[string]string{}, Constraints: map[string]string{}, Functions: map[string]string{}}
 	queries := []struct {
 		into map[string]string
 		sql  string
@@ -46,6 +48,15 @@ func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
 			FROM pg_constraint
 			WHERE connamespace = current_schema()::regnamespace
 			  AND conrelid::regclass::text <> ?`},
+		// An index expression calls them (todo_search_keys), so a change
+		// of body is a change of schema. The bookkeeping table's name is
+		// only there to fill the shared placeholder.
+		{s.Functions, `
+			SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid)
+			FROM pg_proc p
+			WHERE p.pronamespace = current_schema()::regnamespace
+			  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+			  AND ? <> ''`},
 	}
 	for _, q := range queries {
 		rows, err := db.WithContext(ctx).Raw(q.sql, TableName).Rows()
@@ -102,6 +113,7 @@ func Diff(want, got Schema) []string {
 	diff("column", want.Columns, got.Columns)
 	diff("index", want.Indexes, got.Indexes)
 	diff("constraint", want.Constraints, got.Constraints)
+	diff("function", want.Functions, got.Functions)
 	return out
 }
 

@@ -402,7 +402,7 @@ pgbench_scripts() {
     cursor) PGBENCH_SCRIPTS=(-f "$d/cursor.sql") ;;
     create) PGBENCH_SCRIPTS=(-f "$d/create.sql") ;;
     patch) PGBENCH_SCRIPTS=(-f "$d/patch.sql") ;;
-    mix) PGBENCH_SCRIPTS=(-f "$d/get.sql@50" -f "$d/first_page.sql@30" -f "$d/create.sql@10" -f "$d/patch.sql@10") ;;
+    mix) PGBENCH_SCRIPTS=(-f "$d/get.sql@40" -f "$d/first_page.sql@30" -f "$d/search.sql@10" -f "$d/create.sql@10" -f "$d/patch.sql@10") ;;
   esac
 }
 
@@ -412,7 +412,7 @@ is_write() { [[ $1 == create || $1 == patch || $1 == mix ]]; }
 run_wrk() {
   local scenario=$1 secs=$2 out=$3
   in_background env BENCH_TOKEN="$TOKEN" BENCH_SCENARIO="$scenario" BENCH_PREFIX="$PREFIX" \
-    BENCH_PATH="$(api_path "$scenario")" BENCH_ID_BASE="$BENCH_EVERY" BENCH_ID_STRIDE="$BENCH_EVERY" \
+    BENCH_PATH="$(api_path "$scenario")" BENCH_SEARCH_PATH="$(api_path search)" BENCH_ID_BASE="$BENCH_EVERY" BENCH_ID_STRIDE="$BENCH_EVERY" \
     BENCH_ID_COUNT=10000 \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout "$WRK_TIMEOUT" --latency \
     -s "$BENCH_DIR/lua/$(lua_script "$scenario")" "$BASE_URL" >"$out" 2>&1 || die "wrk failed; see $out"

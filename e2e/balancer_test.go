@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,17 +300,7 @@ func TestThreeInstancesBehindHAProxy(t *testing.T) {
 			t.Fatalf("instance %s not ready: %v\n%s", lbName(i), err, s.logs.String())
 		}
 	}
-	var applied []int
-	for _, s := range servers {
-		for _, line := range s.logLines("schema at head") {
-			m := regexp.MustCompile(`applied_now=(\d+)`).FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("no applied_now in %q", line)
-			}
-			n, _ := strconv.Atoi(m[1])
-			applied = append(applied, n)
-		}
-	}
+	applied := appliedAtStart(t, servers)
 	appliers := 0
 	for _, n := range applied {
 		if n != 0 {

@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -35,17 +33,7 @@ func TestTwoInstancesShareEverything(t *testing.T) {
 	a, b := newClient(servers[0].URL), newClient(servers[1].URL)
 	// Exactly one instance applied the migrations; the other found the
 	// schema at head (it waited for the lock, or came after).
-	var applied []int
-	for _, s := range servers {
-		for _, line := range s.logLines("schema at head") {
-			m := regexp.MustCompile(`applied_now=(\d+)`).FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("no applied_now in %q", line)
-			}
-			n, _ := strconv.Atoi(m[1])
-			applied = append(applied, n)
-		}
-	}
+	applied := appliedAtStart(t, servers)
 	if len(applied) != 2 || applied[0]+applied[1] != len(migrations.All()) || (applied[0] != 0 && applied[1] != 0) {
 		t.Fatalf("migrations applied per instance: %v, want %d by one and 0 by the other", applied, len(migrations.All()))
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -226,3 +227,23 @@ func TestServeSmoke(t *testing.T) {
 		t.Errorf("no listening line in logs:\n%s", s.logs.String())
 	}
 }
+
+// appliedAtStart is, per server, how many migrations it applied at start
+// (its "schema at head" log line's applied_now).
+func appliedAtStart(t testing.TB, servers []*server) []int {
+	t.Helper()
+	var applied []int
+	for _, s := range servers {
+		for _, line := range s.logLines("schema at head") {
+			m := appliedNow.FindStringSubmatch(line)
+			if m == nil {
+				t.Fatalf("no applied_now in %q", line)
+			}
+			n, _ := strconv.Atoi(m[1])
+			applied = append(applied, n)
+		}
+	}
+	return applied
+}
+
+var appliedNow = regexp.MustCompile(`applied_now=(\d+)`)

@@ -449,13 +449,8 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, err
 	}
 	var user models.User
 	err = read(ctx, func() error { return a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error })
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return models.User{}, ErrUnauthorized
-	case err != nil:
-		return models.User{}, translate(err, "load token user")
-	case !user.IsActive, user.TokenVersion != version:
-		return models.User{}, ErrUnauthorized
+	if err := current(user, version, err); err != nil {
+		return models.User{}, err
 	}
 	return user, nil
 }

@@ -60,12 +60,19 @@ func (c Caller) confirm(ctx context.Context, db *gorm.DB) error {
 	err := read(ctx, func() error {
 		return db.WithContext(ctx).Select("id", "is_active", "token_version").Where("id = ?", c.ID).Take(&user).Error
 	})
+	return current(user, c.Version, err)
+}
+
+// current judges the read of a token's account: gone, deactivated or at
+// another credential version is ErrUnauthorized; a failed read is
+// translated.
+func current(user models.User, version int32, err error) error {
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return ErrUnauthorized
 	case err != nil:
-		return translate(err, "check token user")
-	case !user.IsActive, user.TokenVersion != c.Version:
+		return translate(err, "load token user")
+	case !user.IsActive, user.TokenVersion != version:
 		return ErrUnauthorized
 	}
 	return nil

@@ -15,8 +15,14 @@
 //   JWT_AUDIENCE            aud claim, comma separated for several (default: BETTER_AUTH_URL)
 //   JWT_ROTATION_INTERVAL   seconds; Better Auth's own jwks.rotationInterval (default: unset = no automatic rotation)
 //   JWT_GRACE_PERIOD        seconds an expired key stays in the JWKS (Better Auth default 2592000 = 30 days)
-//   TRUSTED_ORIGINS         extra trusted origins, comma separated
-//   BETTER_AUTH_TEST_ROUTES 1 to enable POST /test/rotate-keys
+//   TRUSTED_ORIGINS         extra trusted origins, comma separated; also the origins
+//                           allowed to call the auth routes from a browser (CORS with credentials)
+//   BASE_PATH               where the Better Auth routes are (default /api/auth; Neon Auth: /neondb/auth)
+//   JWKS_PATH               the jwt plugin's jwksPath below BASE_PATH (default /jwks;
+//                           Neon Auth: /.well-known/jwks.json)
+//   ADMIN_PLUGIN            1 to add Better Auth's admin() plugin (users get role, banned, ...;
+//                           the tokens carry them, as Neon Auth's do)
+//   BETTER_AUTH_TEST_ROUTES 1 to enable POST /test/rotate-keys and POST /test/ban
 
 import http from "node:http";
 import pg from "pg";
@@ -24,6 +30,7 @@ import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
 import { jwt, createJwk } from "better-auth/plugins/jwt";
+import { admin } from "better-auth/plugins";
 
 function required(name) {
   const v = process.env[name];
@@ -71,16 +78,41 @@ let expirationTime = process.env.JWT_EXPIRATION || "15m";
 if (/^\d+$/.test(expirationTime)) expirationTime = `${expirationTime}s`;
 
 const testRoutes = process.env.BETTER_AUTH_TEST_ROUTES === "1";
+const adminPlugin = process.env.ADMIN_PLUGIN === "1";
 const listClean = (v) => (v || "").split(",").map((s) => s.trim()).filter(Boolean);
+const trustedOrigins = listClean(process.env.TRUSTED_ORIGINS).map((o) => o.replace(/\/+$/, ""));
+
+// A path below the origin: leading slash, no trailing slash, no "..".
+function pathEnv(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  if (!v.startsWith("/") || v.includes("..") || /[?#\s]/.test(v)) {
+    console.error(`betterauth-e2e: ${name} must be a path starting with "/", got ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+  return v.length > 1 ? v.replace(/\/+$/, "") : v;
+}
+const basePath = pathEnv("BASE_PATH", "/api/auth");
+const jwksPath = pathEnv("JWKS_PATH", undefined);
 
 const pool = new pg.Pool({ connectionString: databaseURL, max: 10 });
 
 // Bind first so PORT=0 works and BETTER_AUTH_URL can default to the real port.
 const server = http.createServer();
-await new Promise((resolve, reject) => {
-  server.once("error", reject);
-  server.listen(Number(portEnv), "127.0.0.1", resolve);
-});
+try {
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(portEnv), "127.0.0.1", resolve);
+  });
+} catch (err) {
+  if (err?.code === "EADDRINUSE") {
+    console.error(`betterauth-e2e: cannot listen on 127.0.0.1:${portEnv}: the port is already in use (another process holds it; pick another PORT, or 0 for a free one)`);
+  } else {
+    console.error(`betterauth-e2e: cannot listen on 127.0.0.1:${portEnv}: ${err?.message || err}`);
+  }
+  await pool.end().catch(() => {});
+  process.exit(1);
+}
 const boundPort = server.address().port;
 const baseURL = process.env.BETTER_AUTH_URL || `http://127.0.0.1:${boundPort}`;
 
@@ -88,6 +120,7 @@ const audiences = listClean(process.env.JWT_AUDIENCE);
 const jwtOptions = {
   jwks: {
     keyPairConfig: keyPairConfigs[alg],
+    ...(jwksPath ? { jwksPath } : {}),
     ...(optionalInt("JWT_ROTATION_INTERVAL") !== undefined ? { rotationInterval: optionalInt("JWT_ROTATION_INTERVAL") } : {}),
     ...(optionalInt("JWT_GRACE_PERIOD") !== undefined ? { gracePeriod: optionalInt("JWT_GRACE_PERIOD") } : {}),
   },
@@ -101,14 +134,15 @@ const jwtOptions = {
 const authOptions = {
   appName: "todo-api-e2e",
   baseURL,
+  basePath,
   secret,
   database: pool,
   emailAndPassword: { enabled: true },
-  trustedOrigins: listClean(process.env.TRUSTED_ORIGINS),
+  trustedOrigins,
   // Tests sign up many users quickly from one IP.
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
-  plugins: [jwt(jwtOptions)],
+  plugins: [jwt(jwtOptions), ...(adminPlugin ? [admin()] : [])],
 };
 
 // Schema via Better Auth's own programmatic migrator (same as `npx auth migrate`).
@@ -165,9 +199,59 @@ async function rotateKeys(req, res) {
   });
 }
 
+// Test-only: mark a user banned, as Better Auth's admin plugin records it
+// (user.banned = true), without ending the user's sessions (the admin
+// plugin's own banUser would delete them): the user's existing session
+// cookie keeps working, so GET <base>/token shows what a token of a banned
+// user carries. Needs ADMIN_PLUGIN=1 (the banned column).
+//   POST /test/ban?email=a@example.com -> {"id","email","banned":true}
+async function banUser(req, res) {
+  if (!adminPlugin) return sendJSON(res, 400, { error: "POST /test/ban needs ADMIN_PLUGIN=1" });
+  const email = new URL(req.url, baseURL).searchParams.get("email");
+  if (!email) return sendJSON(res, 400, { error: "email is required" });
+  const ctx = await auth.$context;
+  const found = await ctx.internalAdapter.findUserByEmail(email.toLowerCase());
+  if (!found) return sendJSON(res, 404, { error: `no user with email ${email}` });
+  const user = await ctx.internalAdapter.updateUser(found.user.id, { banned: true, banReason: "banned by the e2e test" });
+  sendJSON(res, 200, { id: user.id, email: user.email, banned: user.banned });
+}
+
+// CORS for the auth routes. Better Auth checks Origin against
+// trustedOrigins (CSRF) but sets no CORS headers, so a browser app on another
+// origin could not read its answers, nor send its cookie. The origins in
+// TRUSTED_ORIGINS get credentialed CORS; a preflight from them is answered
+// here (204); everyone else gets no CORS headers, so a browser blocks them.
+const corsAllowMethods = "GET, POST, OPTIONS";
+const corsAllowHeaders = "Content-Type, Authorization";
+// Answers the request itself (a preflight) when it returns true.
+function cors(req, res) {
+  const origin = req.headers.origin;
+  if (!origin) return false;
+  const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
+  res.setHeader("Vary", preflight ? "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" : "Origin");
+  const allowed = trustedOrigins.includes(origin);
+  if (allowed) {
+    res.setHeader("Access-Control-Allow-Origin", origin);
+    res.setHeader("Access-Control-Allow-Credentials", "true");
+  }
+  if (!preflight) {
+    if (allowed) res.setHeader("Access-Control-Expose-Headers", "set-auth-jwt");
+    return false;
+  }
+  if (allowed) {
+    res.setHeader("Access-Control-Allow-Methods", corsAllowMethods);
+    res.setHeader("Access-Control-Allow-Headers", corsAllowHeaders);
+    res.setHeader("Access-Control-Max-Age", "600");
+  }
+  res.writeHead(204, { "content-length": "0" });
+  res.end();
+  return true;
+}
+
 server.on("request", (req, res) => {
   const path = (req.url || "/").split("?")[0];
-  if (path === "/api/auth" || path.startsWith("/api/auth/")) {
+  if (path === basePath || path.startsWith(basePath === "/" ? "/" : basePath + "/")) {
+    if (cors(req, res)) return;
     authHandler(req, res).catch((err) => {
       console.error("betterauth-e2e: handler error", err);
       if (!res.headersSent) sendJSON(res, 500, { error: "internal" });
@@ -178,6 +262,13 @@ server.on("request", (req, res) => {
   if (testRoutes && path === "/test/rotate-keys" && req.method === "POST") {
     rotateKeys(req, res).catch((err) => {
       console.error("betterauth-e2e: rotate error", err);
+      if (!res.headersSent) sendJSON(res, 500, { error: String(err?.message || err) });
+    });
+    return;
+  }
+  if (testRoutes && path === "/test/ban" && req.method === "POST") {
+    banUser(req, res).catch((err) => {
+      console.error("betterauth-e2e: ban error", err);
       if (!res.headersSent) sendJSON(res, 500, { error: String(err?.message || err) });
     });
     return;

@@ -188,3 +188,57 @@ func resolveRefName(node any) (string, bool) {
 	ref, ok := m["$ref"].(string)
 	return ref, ok
 }
+
+// TestResponseHeaders: every response of every operation declares
+// X-Request-ID as required (the server sends it on every answer), and every
+// Retry-After, wherever it is declared, is whole seconds (an integer).
+func TestResponseHeaders(t *testing.T) {
+	doc := loadDoc(t)
+	methods := []string{"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+	operations := 0
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			if !slices.Contains(methods, method) {
+				continue
+			}
+			operations++
+			for code, r := range op.(map[string]any)["responses"].(map[string]any) {
+				resp := resolve(t, doc, r).(map[string]any)
+				headers, _ := resp["headers"].(map[string]any)
+				h, ok := headers["X-Request-ID"]
+				if !ok {
+					t.Errorf("%s %s → %s declares no X-Request-ID", strings.ToUpper(method), path, code)
+					continue
+				}
+				if req, _ := resolve(t, doc, h).(map[string]any)["required"].(bool); !req {
+					t.Errorf("%s %s → %s: X-Request-ID is not required", strings.ToUpper(method), path, code)
+				}
+			}
+		}
+	}
+	if operations < 10 {
+		t.Fatalf("found %d operations; is the document still read right?", operations)
+	}
+
+	retryAfters := 0
+	walk(doc, "#", func(path string, m map[string]any) {
+		headers, ok := m["headers"].(map[string]any)
+		if !ok {
+			return
+		}
+		for name, h := range headers {
+			if !strings.EqualFold(name, "Retry-After") {
+				continue
+			}
+			retryAfters++
+			header := resolve(t, doc, h).(map[string]any)
+			schema, _ := resolve(t, doc, header["schema"]).(map[string]any)
+			if schema["type"] != "integer" {
+				t.Errorf("%s/headers/%s: schema type %#v, want integer (whole seconds)", path, name, schema["type"])
+			}
+		}
+	})
+	if retryAfters < 3 {
+		t.Errorf("found %d Retry-After headers; the 409, 429 and 503 answers declare one each", retryAfters)
+	}
+}

@@ -238,7 +238,7 @@ func TestConcurrentMigrateProcesses(t *testing.T) {
 // driftUser is models.User without the username format CHECK.
 type driftUser struct {
 	ID             int64     `gorm:"primaryKey"`
-	Email          string    `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
+	Email          string    `gorm:"size:255;not null;index:uq_users_password_email,unique,where:hashed_password IS NOT NULL;check:chk_users_email_lower,email = lower(email)"`
 	Username       string    `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username)"`
 	HashedPassword *string   `gorm:"size:255;check:chk_users_sign_in,hashed_password IS NOT NULL OR auth_subject IS NOT NULL"`
 	AuthIssuer     *string   `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:1;check:chk_users_auth_identity,(auth_issuer IS NULL) = (auth_subject IS NULL)"`
@@ -274,7 +274,7 @@ func TestCheckModels(t *testing.T) {
 		t.Errorf("shipped models and migrations disagree:\n%s", migrations.FormatDiff(diff))
 	}
 
-	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&models.User{}, &driftTodo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}}, log)
+	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&models.User{}, &driftTodo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestCheckModels(t *testing.T) {
 		t.Errorf("a model field without a migration gave:\n%s", migrations.FormatDiff(diff))
 	}
 
-	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&driftUser{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}}, log)
+	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&driftUser{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

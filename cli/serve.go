@@ -72,8 +72,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("starting", "project", cfg.ProjectName, "env", cfg.Env, "database", config.MaskURL(urls.Serve))
-	if cfg.BetterAuthURL != "" {
-		log.Info("accepting Better Auth tokens", "jwks", cfg.BetterAuthJWKSURL, "issuer", cfg.BetterAuthIssuer, "audience", cfg.BetterAuthAudience)
+	switch {
+	case cfg.NeonAuthBaseURL != "":
+		log.Info("accepting Neon Auth tokens", "jwks", cfg.BetterAuthJWKSURL, "issuer", cfg.BetterAuthIssuer, "audience", cfg.BetterAuthAudience, "local_accounts", cfg.LocalAuth)
+	case cfg.BetterAuthURL != "":
+		log.Info("accepting Better Auth tokens", "jwks", cfg.BetterAuthJWKSURL, "issuer", cfg.BetterAuthIssuer, "audience", cfg.BetterAuthAudience, "local_accounts", cfg.LocalAuth)
 	}
 
 	db, connected, err := database.Connect(database.Options{

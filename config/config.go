@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -71,16 +72,26 @@ type Config struct {
 	// issues, verified against BetterAuthJWKSURL, with BetterAuthIssuer
 	// and BetterAuthAudience always checked. Load fills the three from the
 	// URL when they are empty, as Better Auth does.
-	BetterAuthURL            string        `mapstructure:"better_auth_url"`
-	BetterAuthJWKSURL        string        `mapstructure:"better_auth_jwks_url"`
-	BetterAuthIssuer         string        `mapstructure:"better_auth_issuer"`
-	BetterAuthAudience       string        `mapstructure:"better_auth_audience"`
+	BetterAuthURL      string `mapstructure:"better_auth_url"`
+	BetterAuthJWKSURL  string `mapstructure:"better_auth_jwks_url"`
+	BetterAuthIssuer   string `mapstructure:"better_auth_issuer"`
+	BetterAuthAudience string `mapstructure:"better_auth_audience"`
+	// NeonAuthBaseURL is Neon Auth's auth URL (from the Neon console, with
+	// its path, like https://ep-x.neonauth.us-east-2.aws.neon.tech/neondb/auth):
+	// the one setting Neon Auth needs. Load derives the JWKS URL
+	// (<base>/.well-known/jwks.json), issuer and audience (the URL's
+	// origin) from it; the BETTER_AUTH_* URL keys must then be unset.
+	NeonAuthBaseURL          string        `mapstructure:"neon_auth_base_url"`
 	BetterAuthJWKSRefresh    time.Duration `mapstructure:"better_auth_jwks_refresh"`
 	BetterAuthJWKSMinRefresh time.Duration `mapstructure:"better_auth_jwks_min_refresh"`
 	AuthCacheTTL             time.Duration `mapstructure:"auth_cache_ttl"`
-	BcryptCost               int           `mapstructure:"bcrypt_cost"`
-	AuthRateLimit            float64       `mapstructure:"auth_rate_limit"`
-	AuthRateBurst            int           `mapstructure:"auth_rate_burst"`
+	// LocalAuth turns this service's own register and login on (the
+	// default). A deployment whose users sign in only through Better Auth
+	// or Neon Auth turns it off: both routes then answer 404.
+	LocalAuth     bool    `mapstructure:"local_auth"`
+	BcryptCost    int     `mapstructure:"bcrypt_cost"`
+	AuthRateLimit float64 `mapstructure:"auth_rate_limit"`
+	AuthRateBurst int     `mapstructure:"auth_rate_burst"`
 	// AuthFailureLimit is how many failed password checks one client may
 	// make against one account within AuthFailureWindow;
 	// AuthFailureClientLimit bounds one client's failures across all
@@ -136,9 +147,11 @@ var defaults = map[string]any{
 	"better_auth_jwks_url":         "",
 	"better_auth_issuer":           "",
 	"better_auth_audience":         "",
+	"neon_auth_base_url":           "",
 	"better_auth_jwks_refresh":     "10m",
 	"better_auth_jwks_min_refresh": "10s",
 	"auth_cache_ttl":               "1m",
+	"local_auth":                   true,
 	"bcrypt_cost":                  12,
 	"auth_rate_limit":              5.0,
 	"auth_rate_burst":              20,
@@ -340,22 +353,52 @@ func splitList(s string) []string {
 	return out
 }
 
-// fillBetterAuthDefaults derives the JWKS URL, issuer and audience from
-// BETTER_AUTH_URL where they are not set: Better Auth serves its keys at
-// /api/auth/jwks and puts its base URL (without a trailing slash) in iss
-// and aud.
+// ExternalAuth tells whether tokens of an auth server (Better Auth or Neon
+// Auth) are accepted.
+func (c Config) ExternalAuth() bool { return c.BetterAuthURL != "" || c.NeonAuthBaseURL != "" }
+
+// NeonAuthAlgorithm is the one JWS algorithm Neon Auth signs with.
+const NeonAuthAlgorithm = "EdDSA"
+
+// neonAuthKeys derives from NEON_AUTH_BASE_URL what Neon Auth uses: its
+// keys at <base>/.well-known/jwks.json, and the URL's origin as iss and
+// aud; ok is false for a URL without scheme and host.
+func neonAuthKeys(base string) (jwksURL, origin string, ok bool) {
+	base = strings.TrimRight(base, "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", "", false
+	}
+	return base + "/.well-known/jwks.json", u.Scheme + "://" + u.Host, true
+}
+
+// fillBetterAuthDefaults derives the JWKS URL, issuer and audience where
+// they are not set: from NEON_AUTH_BASE_URL as Neon Auth does (see
+// neonAuthKeys), or from BETTER_AUTH_URL as Better Auth does (keys at
+// /api/auth/jwks, its base URL without a trailing slash in iss and aud).
+// Values set by hand are kept; Validate refuses those that disagree with
+// NEON_AUTH_BASE_URL.
 func (c *Config) fillBetterAuthDefaults() {
-	if c.BetterAuthURL == "" {
+	var jwksURL, issuer string
+	switch {
+	case c.NeonAuthBaseURL != "":
+		var ok bool
+		if jwksURL, issuer, ok = neonAuthKeys(c.NeonAuthBaseURL); !ok {
+			return
+		}
+	case c.BetterAuthURL != "":
+		base := strings.TrimRight(c.BetterAuthURL, "/")
+		jwksURL, issuer = base+"/api/auth/jwks", base
+	default:
 		return
 	}
-	base := strings.TrimRight(c.BetterAuthURL, "/")
 	if c.BetterAuthJWKSURL == "" {
-		c.BetterAuthJWKSURL = base + "/api/auth/jwks"
+		c.BetterAuthJWKSURL = jwksURL
 	}
 	if c.BetterAuthIssuer == "" {
-		c.BetterAuthIssuer = base
+		c.BetterAuthIssuer = issuer
 	}
 	if c.BetterAuthAudience == "" {
-		c.BetterAuthAudience = base
+		c.BetterAuthAudience = issuer
 	}
 }

@@ -182,6 +182,13 @@ func TestValidationErrors(t *testing.T) {
 		{"better auth padded issuer", map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_ISSUER": " x "}, "BETTER_AUTH_ISSUER: must not have surrounding spaces"},
 		{"better auth refresh too short", map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWKS_REFRESH": "10ms"}, "BETTER_AUTH_JWKS_REFRESH: must be at least 1s"},
 		{"better auth min refresh too short", map[string]string{"BETTER_AUTH_URL": "https://auth.example.com", "BETTER_AUTH_JWKS_MIN_REFRESH": "1ms"}, "BETTER_AUTH_JWKS_MIN_REFRESH: must be between 100ms"},
+		{"neon auth beside better auth", map[string]string{"NEON_AUTH_BASE_URL": "https://ep-x.neonauth.us-east-2.aws.neon.tech/neondb/auth", "BETTER_AUTH_URL": "https://app.example.com"}, "BETTER_AUTH_URL: is set together with NEON_AUTH_BASE_URL"},
+		{"neon auth with another issuer", map[string]string{"NEON_AUTH_BASE_URL": "https://ep-x.neonauth.us-east-2.aws.neon.tech/neondb/auth", "BETTER_AUTH_ISSUER": "https://other.example"}, "BETTER_AUTH_ISSUER: is set together with NEON_AUTH_BASE_URL and disagrees"},
+		{"neon auth with another jwks url", map[string]string{"NEON_AUTH_BASE_URL": "https://ep-x.neonauth.us-east-2.aws.neon.tech/neondb/auth", "BETTER_AUTH_JWKS_URL": "https://ep-x.neonauth.us-east-2.aws.neon.tech/neondb/auth/jwks"}, "BETTER_AUTH_JWKS_URL: is set together with NEON_AUTH_BASE_URL"},
+		{"neon auth not a url", map[string]string{"NEON_AUTH_BASE_URL": "ep-x.neonauth.us-east-2.aws.neon.tech/neondb/auth"}, "NEON_AUTH_BASE_URL: must be an absolute http(s) URL"},
+		{"neon auth over http in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": "a-production-secret-of-enough-length-0123", "NEON_AUTH_BASE_URL": "http://ep-x.neonauth.example/neondb/auth"}, "NEON_AUTH_BASE_URL: must use https when ENV=production"},
+		{"local auth off without an auth server", map[string]string{"LOCAL_AUTH": "false"}, "LOCAL_AUTH: is false, but neither BETTER_AUTH_URL nor NEON_AUTH_BASE_URL is set"},
+		{"local auth not a bool", map[string]string{"LOCAL_AUTH": "sometimes"}, "LOCAL_AUTH: must be true or false"},
 		{"weak bcrypt in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": strings.Repeat("k", 40), "BCRYPT_COST": "4"}, "BCRYPT_COST: must be between 10 and 31"},
 		{"bcrypt too high", map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
 		{"bad rate", map[string]string{"AUTH_RATE_LIMIT": "0"}, "AUTH_RATE_LIMIT"},
@@ -348,7 +355,29 @@ func TestBetterAuthDefaults(t *testing.T) {
 		t.Errorf("kept: jwks %q issuer %q audience %q", cfg.BetterAuthJWKSURL, cfg.BetterAuthIssuer, cfg.BetterAuthAudience)
 	}
 	cfg, err = load(t, "", "", nil)
-	if err != nil || cfg.BetterAuthURL != "" || cfg.BetterAuthJWKSURL != "" {
-		t.Errorf("off by default: %q %q %v", cfg.BetterAuthURL, cfg.BetterAuthJWKSURL, err)
+	if err != nil || cfg.BetterAuthURL != "" || cfg.BetterAuthJWKSURL != "" || cfg.ExternalAuth() || !cfg.LocalAuth {
+		t.Errorf("off by default, local accounts on: %q %q %v %v", cfg.BetterAuthURL, cfg.BetterAuthJWKSURL, cfg.LocalAuth, err)
+	}
+}
+
+// TestNeonAuthDefaults: NEON_AUTH_BASE_URL alone configures Neon Auth as
+// Neon Auth serves it: keys under the base URL's /.well-known/jwks.json,
+// issuer and audience its origin; setting the same values by hand is no
+// conflict; local accounts can then be turned off.
+func TestNeonAuthDefaults(t *testing.T) {
+	const base = "https://ep-x-123.neonauth.us-east-2.aws.neon.tech/neondb/auth/"
+	cfg, err := load(t, "", "", map[string]string{"NEON_AUTH_BASE_URL": base, "LOCAL_AUTH": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const origin = "https://ep-x-123.neonauth.us-east-2.aws.neon.tech"
+	if cfg.BetterAuthJWKSURL != origin+"/neondb/auth/.well-known/jwks.json" || cfg.BetterAuthIssuer != origin || cfg.BetterAuthAudience != origin {
+		t.Errorf("derived: jwks %q issuer %q audience %q", cfg.BetterAuthJWKSURL, cfg.BetterAuthIssuer, cfg.BetterAuthAudience)
+	}
+	if !cfg.ExternalAuth() || cfg.LocalAuth {
+		t.Errorf("ExternalAuth %v, LocalAuth %v; want true, false", cfg.ExternalAuth(), cfg.LocalAuth)
+	}
+	if _, err := load(t, "", "", map[string]string{"NEON_AUTH_BASE_URL": base, "BETTER_AUTH_ISSUER": origin, "BETTER_AUTH_AUDIENCE": origin}); err != nil {
+		t.Errorf("the derived values set by hand: %v", err)
 	}
 }

@@ -217,25 +217,49 @@ func CheckSecret(secret string) error {
 	return nil
 }
 
-// validateBetterAuth checks the Better Auth keys. They fail closed: a JWKS
-// URL, issuer or audience without BETTER_AUTH_URL is refused rather than
-// ignored (whoever set them meant to turn the feature on), and production
-// fetches keys only over HTTPS, except from the same machine.
+// validateBetterAuth checks the Better Auth and Neon Auth keys. They fail
+// closed: a JWKS URL, issuer or audience without BETTER_AUTH_URL or
+// NEON_AUTH_BASE_URL is refused rather than ignored (whoever set them meant
+// to turn the feature on), so is NEON_AUTH_BASE_URL beside any of them (two
+// answers to one question), and production fetches keys only over HTTPS,
+// except from the same machine. Turning local accounts off without an auth
+// server would leave no way to sign in, and is refused too.
 func (c Config) validateBetterAuth(bad func(key, format string, args ...any)) {
-	if c.BetterAuthURL == "" {
+	if !c.LocalAuth && !c.ExternalAuth() {
+		bad("LOCAL_AUTH", "is false, but neither BETTER_AUTH_URL nor NEON_AUTH_BASE_URL is set: no one could sign in; set one of them, or LOCAL_AUTH=true")
+	}
+	switch {
+	case c.NeonAuthBaseURL != "":
+		if err := checkHTTPURL(c.NeonAuthBaseURL, c.Env == EnvProduction); err != nil {
+			bad("NEON_AUTH_BASE_URL", "%v", err)
+		}
+		jwksURL, origin, _ := neonAuthKeys(c.NeonAuthBaseURL)
+		for _, kv := range [][3]string{
+			{"BETTER_AUTH_URL", c.BetterAuthURL, ""},
+			{"BETTER_AUTH_JWKS_URL", c.BetterAuthJWKSURL, jwksURL},
+			{"BETTER_AUTH_ISSUER", c.BetterAuthIssuer, origin},
+			{"BETTER_AUTH_AUDIENCE", c.BetterAuthAudience, origin},
+		} {
+			if kv[1] != kv[2] {
+				bad(kv[0], "is set together with NEON_AUTH_BASE_URL and disagrees with it (Neon Auth's keys, issuer and audience are derived from that URL alone); unset %s", kv[0])
+			}
+		}
+	case c.BetterAuthURL != "":
+		if err := checkHTTPURL(c.BetterAuthURL, c.Env == EnvProduction); err != nil {
+			bad("BETTER_AUTH_URL", "%v", err)
+		}
+	default:
 		for key, val := range map[string]string{
 			"BETTER_AUTH_JWKS_URL": c.BetterAuthJWKSURL, "BETTER_AUTH_ISSUER": c.BetterAuthIssuer, "BETTER_AUTH_AUDIENCE": c.BetterAuthAudience,
 		} {
 			if val != "" {
-				bad(key, "is set but BETTER_AUTH_URL is not: set BETTER_AUTH_URL to the Better Auth app's base URL to accept its tokens")
+				bad(key, "is set but BETTER_AUTH_URL is not: set BETTER_AUTH_URL to the Better Auth app's base URL (or NEON_AUTH_BASE_URL for Neon Auth) to accept its tokens")
 			}
 		}
 		return
 	}
-	for key, val := range map[string]string{"BETTER_AUTH_URL": c.BetterAuthURL, "BETTER_AUTH_JWKS_URL": c.BetterAuthJWKSURL} {
-		if err := checkHTTPURL(val, c.Env == EnvProduction); err != nil {
-			bad(key, "%v", err)
-		}
+	if err := checkHTTPURL(c.BetterAuthJWKSURL, c.Env == EnvProduction); err != nil {
+		bad("BETTER_AUTH_JWKS_URL", "%v", err)
 	}
 	for key, val := range map[string]string{"BETTER_AUTH_ISSUER": c.BetterAuthIssuer, "BETTER_AUTH_AUDIENCE": c.BetterAuthAudience} {
 		if strings.TrimSpace(val) != val {

@@ -33,8 +33,9 @@ type App struct {
 	budget    *services.ClientLimiter
 }
 
-// Sweep deletes expired failed-password counters, full request budgets and
-// expired Idempotency-Keys now and then. Every instance runs it; the statements are
+// Sweep deletes expired failed-password counters, full request budgets,
+// expired Idempotency-Keys and logged-out tokens past their expiry now and
+// then. Every instance runs it; the statements are
 // cheap, indexed and idempotent, so that costs nothing and needs no leader.
 func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(min(every, 5*time.Minute))
@@ -53,6 +54,9 @@ func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) 
 			if _, err := a.todos.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("sweep expired idempotency keys", "err", err)
 			}
+			if _, err := a.auth.SweepRevokedTokens(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweep expired logged-out tokens", "err", err)
+			}
 		}
 	}
 }
@@ -61,13 +65,18 @@ func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) 
 // no-op where Better Auth tokens are not accepted).
 func (a *App) RefreshKeys(ctx context.Context) { a.auth.RunBetterAuthKeys(ctx) }
 
-// betterAuthOptions are the Better Auth settings of cfg; nil when
-// BETTER_AUTH_URL is not set.
+// betterAuthOptions are the Better Auth (or Neon Auth) settings of cfg;
+// nil when neither BETTER_AUTH_URL nor NEON_AUTH_BASE_URL is set.
 func betterAuthOptions(cfg config.Config, log *slog.Logger) *services.BetterAuthOptions {
-	if cfg.BetterAuthURL == "" {
+	if !cfg.ExternalAuth() {
 		return nil
 	}
+	var algs []string
+	if cfg.NeonAuthBaseURL != "" {
+		algs = []string{config.NeonAuthAlgorithm}
+	}
 	return &services.BetterAuthOptions{
+		Algorithms: algs,
 		JWKSURL:    cfg.BetterAuthJWKSURL,
 		Issuer:     cfg.BetterAuthIssuer,
 		Audience:   cfg.BetterAuthAudience,
@@ -127,7 +136,7 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: router, Metrics: MetricsHandler(reg), drain: drain, auth: auth, todos: todos, budget: budget}, nil
+	return &App{Handler: headAsGet{router}, Metrics: MetricsHandler(reg), drain: drain, auth: auth, todos: todos, budget: budget}, nil
 }
 
 // cursorKey derives the pagination cursor signing key from the auth

@@ -13,8 +13,8 @@ import (
 	"github.com/todo-api/todo-api/controllers"
 )
 
-// TestAppBackgroundWork: Sweep deletes expired password-attempt counters
-// and Idempotency-Keys and leaves live ones; RefreshKeys fetches the
+// TestAppBackgroundWork: Sweep deletes expired password-attempt counters,
+// Idempotency-Keys and logged-out tokens and leaves live ones; RefreshKeys fetches the
 // Better Auth key set when BETTER_AUTH_URL is set; StartDraining turns
 // readiness off at once. All of them stop with their context.
 func TestAppBackgroundWork(t *testing.T) {
@@ -40,6 +40,9 @@ func TestAppBackgroundWork(t *testing.T) {
 	if err := db.Exec(`INSERT INTO auth_failures (key, failures, window_start) VALUES ('app-test-old', 3, now() - interval '1 day')`).Error; err != nil {
 		t.Fatal(err)
 	}
+	if err := db.Exec(`INSERT INTO revoked_tokens (token_id, expires_at) VALUES (sha256('app-test-old'), now() - interval '1 minute'), (sha256('app-test-live'), now() + interval '1 hour')`).Error; err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
@@ -47,14 +50,15 @@ func TestAppBackgroundWork(t *testing.T) {
 	go func() { app.RefreshKeys(ctx); done <- struct{}{} }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var keys, failures int64
+		var keys, failures, revoked int64
 		db.Raw(`SELECT count(*) FROM idempotency_keys WHERE user_id = ?`, acc.ID).Scan(&keys)
 		db.Raw(`SELECT count(*) FROM auth_failures WHERE key = 'app-test-old'`).Scan(&failures)
-		if keys == 1 && failures == 0 && fetches.Load() > 0 {
+		db.Raw(`SELECT count(*) FROM revoked_tokens WHERE token_id IN (sha256('app-test-old'), sha256('app-test-live'))`).Scan(&revoked)
+		if keys == 1 && failures == 0 && revoked == 1 && fetches.Load() > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: %d idempotency keys (want the live one), %d old counters, %d key-set fetches", keys, failures, fetches.Load())
+			t.Fatalf("after 10 s: %d idempotency keys (want the live one), %d old counters, %d logged-out tokens (want the live one), %d key-set fetches", keys, failures, revoked, fetches.Load())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

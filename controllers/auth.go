@@ -17,11 +17,28 @@ type AuthService interface {
 	Authenticator
 	Register(ctx context.Context, in services.RegisterInput) (models.User, error)
 	Login(ctx context.Context, identifier, password, client string) (services.Token, error)
+	Logout(ctx context.Context, c services.Caller) error
 }
 
 type authHandlers struct {
 	auth     AuthService
 	maxBytes int64
+}
+
+// localAuthOff answers register and login where LOCAL_AUTH is false: the
+// routes exist (the document names them), but no account is made or
+// signed in here.
+func localAuthOff(c *gin.Context) {
+	writeProblem(c, http.StatusNotFound, "Accounts of this service's own are turned off here; sign in through the app's auth server (Better Auth or Neon Auth) and send its token.", nil)
+}
+
+// logout: POST /auth/logout ends the token the request carries.
+func (h authHandlers) logout(c *gin.Context) {
+	if err := h.auth.Logout(c.Request.Context(), currentCaller(c)); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 // register: POST /auth/register.
@@ -43,7 +60,7 @@ func (h authHandlers) register(c *gin.Context) {
 func (h authHandlers) login(c *gin.Context) {
 	// Absent and null are "" here: Login requires both.
 	var username, password string
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	mt, _, _ := mime.ParseMediaType(c.GetHeader(headerContentType))
 	if mt == "application/x-www-form-urlencoded" {
 		form, err := readForm(c, h.maxBytes)
 		if err != nil {

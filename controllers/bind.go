@@ -53,7 +53,7 @@ const rawBodyKey = "todo-api.raw-body"
 // idempotencyKey reads the Idempotency-Key header of a create whose body
 // has been read; ok is false when there is none. A malformed key is a 400.
 func idempotencyKey(c *gin.Context) (key services.IdempotencyKey, ok bool, err error) {
-	raw, sent := c.Request.Header["Idempotency-Key"]
+	raw, sent := c.Request.Header[headerIdempotencyKey]
 	if !sent {
 		return key, false, nil
 	}
@@ -72,19 +72,19 @@ func idempotencyKey(c *gin.Context) (key services.IdempotencyKey, ok bool, err e
 // writeStored writes a create's answer kept with its Idempotency-Key.
 func writeStored(c *gin.Context, r services.StoredResponse) {
 	if r.Location != "" {
-		c.Header("Location", r.Location)
+		c.Header(headerLocation, r.Location)
 	}
 	if r.ETag != "" {
-		c.Header("ETag", r.ETag)
+		c.Header(headerETag, r.ETag)
 	}
 	if r.Replayed {
-		c.Header("Idempotent-Replayed", "true")
+		c.Header(headerIdempotentReplayed, "true")
 	}
 	c.Data(r.Status, "application/json; charset=utf-8", r.Body)
 }
 
 func requireJSON(r *http.Request) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, _, err := mime.ParseMediaType(r.Header.Get(headerContentType))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return badRequest("Content-Type must be application/json.")
 	}

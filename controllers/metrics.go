@@ -48,7 +48,7 @@ func (m *httpMetrics) middleware() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		method := metricMethod(c.Request.Method)
+		method := metricMethod(requestMethod(c))
 		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	}

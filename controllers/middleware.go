@@ -22,10 +22,9 @@ import (
 )
 
 const (
-	requestIDHeader = "X-Request-ID"
-	loggerKey       = "logger"
-	userKey         = "user"
-	callerKey       = "caller"
+	loggerKey = "logger"
+	userKey   = "user"
+	callerKey = "caller"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -34,13 +33,13 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // the response, and gives the request a logger that carries it.
 func requestID(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := c.GetHeader(requestIDHeader)
+		id := c.GetHeader(headerRequestID)
 		if !validRequestID.MatchString(id) {
 			b := make([]byte, 12)
 			rand.Read(b)
 			id = hex.EncodeToString(b)
 		}
-		c.Header(requestIDHeader, id)
+		c.Header(headerRequestID, id)
 		c.Set(loggerKey, log.With("request_id", id))
 		c.Next()
 	}
@@ -56,7 +55,7 @@ func accessLog() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		attrs := []any{
-			"method", c.Request.Method,
+			"method", requestMethod(c),
 			"route", route,
 			"path", c.Request.URL.Path,
 			"status", c.Writer.Status(),
@@ -138,7 +137,7 @@ type Authenticator interface {
 
 // bearer is the request's bearer token, or "" (then the answer is 401).
 func bearer(c *gin.Context) string {
-	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	scheme, token, ok := strings.Cut(c.GetHeader(headerAuthorization), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""

@@ -97,12 +97,12 @@ func writeError(c *gin.Context, err error) {
 		// Retry-After is whole seconds, rounded up so a client that waits
 		// exactly that long is let through.
 		secs := strconv.Itoa(int(max(math.Ceil(re.RetryAfter.Seconds()), 1)))
-		c.Header("Retry-After", secs)
+		c.Header(headerRetryAfter, secs)
 		writeProblem(c, http.StatusTooManyRequests, strings.ToUpper(re.Reason[:1])+re.Reason[1:]+"; retry in "+secs+" s.", nil)
 	case errors.As(err, &ce):
 		writeProblem(c, http.StatusConflict, "A unique value is already in use; see errors.", ce.Fields)
 	case errors.Is(err, services.ErrIdempotencyInFlight):
-		c.Header("Retry-After", "1")
+		c.Header(headerRetryAfter, "1")
 		writeProblem(c, http.StatusConflict, "A request with this Idempotency-Key is still in progress; retry it shortly to get its answer.", nil)
 	case errors.Is(err, services.ErrUnstorable):
 		logger(c).Warn("database refused a value", "err", err)
@@ -112,11 +112,15 @@ func writeError(c *gin.Context, err error) {
 	case errors.Is(err, services.ErrPreconditionFailed):
 		writeProblem(c, http.StatusPreconditionFailed, "The resource has changed since the ETag in If-Match; fetch it again.", nil)
 	case errors.Is(err, services.ErrUnauthorized):
-		c.Header("WWW-Authenticate", `Bearer realm="api"`)
+		c.Header(headerWWWAuthenticate, `Bearer realm="api"`)
 		writeProblem(c, http.StatusUnauthorized, "Missing, invalid or expired credentials.", nil)
+	case errors.Is(err, services.ErrKeysUnavailable):
+		logger(c).Warn("auth server keys unavailable", "err", err)
+		c.Header(headerRetryAfter, "1")
+		writeProblem(c, http.StatusServiceUnavailable, "The sign-in service's keys could not be fetched yet, so the token can be neither accepted nor refused; retry shortly.", nil)
 	case errors.Is(err, services.ErrUnavailable):
 		logger(c).Warn("database unavailable", "err", err)
-		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
+		c.Header(headerRetryAfter, strconv.Itoa(retryAfterSeconds))
 		writeProblem(c, http.StatusServiceUnavailable, "The database is unavailable; retry shortly.", nil)
 	default:
 		logger(c).Error("internal error", "err", err)

@@ -88,7 +88,12 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		writeProblem(c, http.StatusNotFound, "No route matches "+c.Request.Method+" "+c.Request.URL.Path+".", nil)
 	})
 	r.NoMethod(func(c *gin.Context) {
-		writeProblem(c, http.StatusMethodNotAllowed, "Method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path+".", nil)
+		allow := c.Writer.Header().Get("Allow") // set by Gin from the routes
+		if listHas(allow, http.MethodGet) {
+			allow += ", " + http.MethodHead // see headAsGet
+			c.Header("Allow", allow)
+		}
+		writeProblem(c, http.StatusMethodNotAllowed, "Method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path+"; allowed: "+allow+".", nil)
 	})
 
 	r.GET("/healthz", func(c *gin.Context) {
@@ -96,7 +101,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	})
 	r.GET("/readyz", func(c *gin.Context) {
 		if err := d.Ready.Ready(c.Request.Context()); err != nil {
-			c.Header("Retry-After", "5")
+			c.Header(headerRetryAfter, "5")
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
 			return
 		}
@@ -137,8 +142,14 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	limiter := newIPLimiter(d.Config.AuthRateLimit, d.Config.AuthRateBurst)
 	auth := authHandlers{auth: d.Auth, maxBytes: maxBytes}
 	authGroup := api.Group("/auth", cacheControl("no-store"), rateLimit(limiter, d.Budget))
-	authGroup.POST("/register", auth.register)
-	authGroup.POST("/login", auth.login)
+	if d.Config.LocalAuth {
+		authGroup.POST("/register", auth.register)
+		authGroup.POST("/login", auth.login)
+	} else {
+		authGroup.POST("/register", localAuthOff)
+		authGroup.POST("/login", localAuthOff)
+	}
+	authGroup.POST("/logout", requireCaller(d.Auth), auth.logout)
 
 	users := userHandlers{users: d.Users, maxBytes: maxBytes}
 	me := api.Group("/users/me", requireUser(d.Auth), cacheControl("no-store"))
@@ -159,6 +170,50 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	return r, nil
 }
 
+// headAsGet answers HEAD on every GET route, as RFC 9110 asks of a
+// general-purpose server (the same status and headers as GET, no body),
+// which Gin does not do by itself: the request is routed as the GET it
+// asks about, and what the handler writes as body is dropped. Logs and
+// metrics still name it HEAD (see requestMethod). It is the engine
+// otherwise (its Routes, for one).
+type headAsGet struct{ *gin.Engine }
+
+func (h headAsGet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		r = r.WithContext(context.WithValue(r.Context(), headRequest{}, true))
+		r.Method = http.MethodGet
+		w = headWriter{w}
+	}
+	h.Engine.ServeHTTP(w, r)
+}
+
+// headRequest marks, in a request's context, a HEAD routed as GET.
+type headRequest struct{}
+
+// requestMethod is the method the client sent.
+func requestMethod(c *gin.Context) string {
+	if c.Request.Context().Value(headRequest{}) != nil {
+		return http.MethodHead
+	}
+	return c.Request.Method
+}
+
+// headWriter drops the body of an answer to HEAD.
+type headWriter struct{ http.ResponseWriter }
+
+func (headWriter) Write(b []byte) (int, error)       { return len(b), nil }
+func (headWriter) WriteString(s string) (int, error) { return len(s), nil }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes a flush on, for streaming handlers.
+func (w headWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // corsPolicy lets the configured origins call the API from a browser and
 // read the headers a frontend needs (ETag for If-Match, Location, the
 // request id). Requests from other origins get no CORS headers, and so are
@@ -174,9 +229,9 @@ func corsPolicy(origins []string) gin.HandlerFunc {
 		allowAll = allowAll || o == "*"
 	}
 	cfg := cors.Config{
-		AllowMethods:  []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
-		AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"},
-		ExposeHeaders: []string{"ETag", "Location", "X-Request-ID", "Retry-After", "WWW-Authenticate"},
+		AllowMethods:  []string{"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:  requestHeaders,
+		ExposeHeaders: responseHeaders,
 		MaxAge:        600 * time.Second,
 	}
 	if allowAll {

@@ -57,7 +57,7 @@ func todoID(c *gin.Context) (int64, error) {
 // uses strong comparison for If-Match), nor do tags etag cannot have
 // made; an empty list is a precondition nothing meets.
 func precondition(c *gin.Context) *services.Precondition {
-	header := strings.TrimSpace(c.GetHeader("If-Match"))
+	header := strings.TrimSpace(c.GetHeader(headerIfMatch))
 	if header == "" {
 		return nil
 	}
@@ -78,7 +78,7 @@ func precondition(c *gin.Context) *services.Precondition {
 }
 
 func (h todoHandlers) respondTodo(c *gin.Context, status int, t models.Todo) {
-	c.Header("ETag", etag(t))
+	c.Header(headerETag, etag(t))
 	c.JSON(status, newTodoResponse(t))
 }
 
@@ -110,7 +110,7 @@ func (h todoHandlers) create(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.Header("Location", h.location(todo))
+	c.Header(headerLocation, h.location(todo))
 	h.respondTodo(c, http.StatusCreated, todo)
 }
 
@@ -188,9 +188,9 @@ func (h todoHandlers) get(c *gin.Context) {
 		return
 	}
 	tag := etag(todo)
-	for _, t := range strings.Split(c.GetHeader("If-None-Match"), ",") {
+	for _, t := range strings.Split(c.GetHeader(headerIfNoneMatch), ",") {
 		if t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "W/")); t == tag || t == "*" {
-			c.Header("ETag", tag)
+			c.Header(headerETag, tag)
 			c.Status(http.StatusNotModified)
 			return
 		}

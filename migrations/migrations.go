@@ -37,6 +37,8 @@ func All() []Migration {
 		createIdempotencyKeys20261130150000(),
 		createAuthRateLimits20261130160000(),
 		plpgsqlTodoSearchKeys20261130170000(),
+		createRevokedTokens20261207120000(),
+		usersEmailUniqueAmongPasswords20261207120100(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

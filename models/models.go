@@ -28,8 +28,8 @@
 //   - todos_pkey (id): GET/PATCH/DELETE by id (the user_id check is a filter
 //     on the one row found).
 //
-// On users: uq_users_email serves login by email and the email uniqueness
-// rule; uq_users_username_lower (lower(username)) serves login by username
+// On users: uq_users_password_email (email, over the accounts with a
+// password) serves login by email and the email uniqueness rule; uq_users_username_lower (lower(username)) serves login by username
 // and makes usernames unique regardless of case; uq_users_auth_subject
 // (auth_issuer, auth_subject) finds the account of a Better Auth token and
 // makes provisioning it race-safe (INSERT … ON CONFLICT DO NOTHING).
@@ -40,8 +40,11 @@ import "time"
 // User is an account. Emails are stored lower-cased; usernames keep their
 // case but are unique case-insensitively.
 type User struct {
-	ID       int64  `gorm:"primaryKey"`
-	Email    string `gorm:"size:255;not null;uniqueIndex:uq_users_email;check:chk_users_email_lower,email = lower(email)"`
+	ID int64 `gorm:"primaryKey"`
+	// Email is unique among the accounts that sign in with a password
+	// here; an account from an auth server's token holds its email as that
+	// server says (see services.Auth's provision).
+	Email    string `gorm:"size:255;not null;index:uq_users_password_email,unique,where:hashed_password IS NOT NULL;check:chk_users_email_lower,email = lower(email)"`
 	Username string `gorm:"size:50;not null;index:uq_users_username_lower,unique,expression:lower(username);check:chk_users_username_format,username ~ '^[A-Za-z0-9_.-]{3,50}$'"`
 	// HashedPassword is NULL for an account created from a Better Auth
 	// token that never set a password here; such an account has AuthIssuer
@@ -91,6 +94,14 @@ type AuthFailure struct {
 type AuthRateLimit struct {
 	Key string    `gorm:"primaryKey;size:64"`
 	TAT time.Time `gorm:"column:tat;not null;index:idx_auth_rate_limits_tat"`
+}
+
+// RevokedToken is a token ended early by POST /auth/logout: TokenID is the
+// SHA-256 of its signed part. It is kept until the token would have expired
+// (ExpiresAt), then swept.
+type RevokedToken struct {
+	TokenID   []byte    `gorm:"primaryKey;check:chk_revoked_tokens_id_length,octet_length(token_id) = 32"`
+	ExpiresAt time.Time `gorm:"not null;index:idx_revoked_tokens_expires_at"`
 }
 
 // IdempotencyKey is the stored answer of a create sent with an

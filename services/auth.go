@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -82,6 +83,7 @@ type Auth struct {
 type verifiedToken struct {
 	userID    int64
 	version   int32
+	id        []byte
 	expiresAt time.Time
 }
 
@@ -180,7 +182,7 @@ func checkEmail(v *ValidationError, o Optional[string], isRequired bool) {
 	e := strings.TrimSpace(o.Value)
 	addr, err := mail.ParseAddress(e)
 	switch {
-	case len(e) > MaxEmailLength:
+	case len(o.Value) > MaxEmailLength: // as sent: the document bounds the field, surrounding spaces and all
 		v.Add("email", "must be at most %d characters", MaxEmailLength)
 	case err != nil || addr.Address != e || addr.Name != "" || !strings.Contains(e[strings.LastIndexByte(e, '@')+1:], "."):
 		v.Add("email", "must be a valid email address like name@example.com")
@@ -197,6 +199,8 @@ func checkUsername(v *ValidationError, o Optional[string], isRequired bool) {
 		v.Add("username", "must be %d to %d characters", MinUsernameLength, MaxUsernameLength)
 	case !usernamePattern.MatchString(o.Value):
 		v.Add("username", "may contain only letters, digits, '_', '.' and '-'")
+	case len(o.Value) >= len(ExternalUsernamePrefix) && strings.EqualFold(o.Value[:len(ExternalUsernamePrefix)], ExternalUsernamePrefix):
+		v.Add("username", "must not start with %q: that prefix is reserved for accounts created from an auth server's tokens", ExternalUsernamePrefix)
 	}
 }
 
@@ -240,7 +244,7 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, err
 		return models.User{}, err
 	}
 	user := models.User{
-		Email:    strings.ToLower(strings.TrimSpace(in.Email.Value)),
+		Email:    normalizeEmail(in.Email.Value),
 		Username: in.Username.Value,
 		IsActive: true,
 	}
@@ -267,16 +271,24 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, err
 	return user, nil
 }
 
+// normalizeEmail is an email as it is stored and compared: trimmed and
+// lower-cased.
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
 // conflicts reports which of email and username another user (not
-// exceptID) already holds. Empty values are not checked.
+// exceptID) already holds. Empty values are not checked. An email is
+// unique among the accounts that sign in with a password here (those
+// created from an auth server's token hold theirs as that server says, see
+// provision); a username among all accounts, regardless of case.
 func conflicts(ctx context.Context, db *gorm.DB, exceptID int64, email, username string) error {
 	var taken []struct {
-		Email    string
-		Username string
+		Email       string
+		Username    string
+		HasPassword bool
 	}
 	err := read(ctx, func() error {
-		return db.WithContext(ctx).Model(&models.User{}).Select("email", "username").
-			Where("id <> ? AND (email = ? OR lower(username) = lower(?))", exceptID, email, username).
+		return db.WithContext(ctx).Model(&models.User{}).Select("email", "username", "hashed_password IS NOT NULL AS has_password").
+			Where("id <> ? AND ((email = ? AND hashed_password IS NOT NULL) OR lower(username) = lower(?))", exceptID, email, username).
 			Limit(2).Find(&taken).Error
 	})
 	if err != nil {
@@ -285,7 +297,7 @@ func conflicts(ctx context.Context, db *gorm.DB, exceptID int64, email, username
 	c := &ConflictError{}
 	var emailTaken, usernameTaken bool
 	for _, t := range taken {
-		emailTaken = emailTaken || (email != "" && t.Email == email)
+		emailTaken = emailTaken || (email != "" && t.HasPassword && t.Email == email)
 		usernameTaken = usernameTaken || (username != "" && strings.EqualFold(t.Username, username))
 	}
 	if emailTaken {
@@ -320,7 +332,9 @@ func (a *Auth) Login(ctx context.Context, identifier, password, client string) (
 	var user models.User
 	q := a.db.WithContext(ctx)
 	if strings.Contains(identifier, "@") {
-		q = q.Where("email = ?", strings.ToLower(identifier))
+		// Only accounts with a password here can log in; others may share
+		// the email (see conflicts).
+		q = q.Where("email = ? AND hashed_password IS NOT NULL", normalizeEmail(identifier))
 	} else {
 		q = q.Where("lower(username) = lower(?)", identifier)
 	}
@@ -396,6 +410,10 @@ func (a *Auth) issue(user models.User) (Token, error) {
 	now := a.opts.Now()
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
+			// jti makes every token unique, also two issued to one user in
+			// the same second (two devices signing in): logging out one
+			// (see Logout) must not end the other.
+			ID:        rand.Text(),
 			Subject:   strconv.FormatInt(user.ID, 10),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(a.opts.TokenTTL)),
@@ -412,72 +430,98 @@ func (a *Auth) issue(user models.User) (Token, error) {
 }
 
 // Authorize verifies a token (ours, or with Better Auth configured one of
-// its tokens) and names the account it acts for, for the todo routes. For
-// our tokens that needs no query: whether the account is still active and
-// the token current is checked by the statements the request runs (see
-// Caller). A token that fails verification is ErrUnauthorized.
+// its tokens) and names the account it acts for. For our tokens that needs
+// no query: whether the account is still active, the token current and
+// not logged out is checked by the statements the request runs (see
+// Caller). A token that fails verification is ErrUnauthorized; a Better
+// Auth token whose keys could never be fetched is ErrKeysUnavailable.
 func (a *Auth) Authorize(ctx context.Context, token string) (Caller, error) {
 	if a.betterAuth != nil && !strings.HasPrefix(token, ownTokenHeader) {
-		user, fresh, err := a.authenticateBetterAuth(ctx, token, false)
-		if err != nil {
-			return Caller{}, err
-		}
-		c := ConfirmedCaller(user)
-		c.Confirmed = fresh
-		return c, nil
+		return a.authorizeBetterAuth(ctx, token)
 	}
-	userID, version, err := a.verify(token)
+	v, err := a.verify(token)
 	if err != nil {
 		return Caller{}, err
 	}
-	return Caller{ID: userID, Version: version}, nil
+	return Caller{ID: v.userID, Version: v.version, TokenID: v.id, Expires: v.expiresAt}, nil
 }
 
-// Authenticate verifies a token like Authorize and reads its user, which
-// must be active and, for our tokens, at the token's credential version
-// (the password or email has not changed since, and the account was not
-// deactivated); anything else is ErrUnauthorized. The routes of the
-// account itself use it: they answer with, or change, the row it reads.
+// Authenticate verifies a token like Authorize and reads its user, under
+// the same check as every todo statement (active, at the token's
+// credential version, token not logged out); anything else is
+// ErrUnauthorized. The routes of the account itself use it: they answer
+// with, or change, the row it reads.
 func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, error) {
-	if a.betterAuth != nil && !strings.HasPrefix(token, ownTokenHeader) {
-		user, _, err := a.authenticateBetterAuth(ctx, token, true)
-		return user, err
-	}
-	userID, version, err := a.verify(token)
+	c, err := a.Authorize(ctx, token)
 	if err != nil {
 		return models.User{}, err
 	}
 	var user models.User
-	err = read(ctx, func() error { return a.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error })
-	if err := current(user, version, err); err != nil {
-		return models.User{}, err
+	err = read(ctx, func() error {
+		return a.db.WithContext(ctx).Where("id = ?", c.ID).Where(accountCheck, c.accountArgs()...).Take(&user).Error
+	})
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return models.User{}, ErrUnauthorized
+	case err != nil:
+		return models.User{}, translate(err, "load token user")
 	}
 	return user, nil
 }
 
+// Logout ends the caller's token, and only it, on every instance: it is
+// recorded in revoked_tokens until it expires, and every statement's
+// account check refuses it from then on. A token already ended (or of an
+// account no longer active) is ErrUnauthorized, like any request with it.
+func (a *Auth) Logout(ctx context.Context, c Caller) error {
+	var n int64
+	err := write(ctx, func() error {
+		res := a.db.WithContext(ctx).Exec("INSERT INTO revoked_tokens (token_id, expires_at) SELECT ?, ? WHERE "+accountCheck+
+			" ON CONFLICT (token_id) DO NOTHING", append([]any{c.TokenID, c.Expires.Add(tokenLeeway)}, c.accountArgs()...)...)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return translate(err, "log out")
+	}
+	if n == 0 {
+		return ErrUnauthorized
+	}
+	return nil
+}
+
+// SweepRevokedTokens forgets logged-out tokens that have expired by
+// themselves since.
+func (a *Auth) SweepRevokedTokens(ctx context.Context) (int64, error) {
+	res := a.db.WithContext(ctx).Exec("DELETE FROM revoked_tokens WHERE expires_at < ?", a.opts.Now())
+	return res.RowsAffected, translate(res.Error, "sweep revoked tokens")
+}
+
 // verify checks the signature (HS256 only), exp (required), iat
-// (required), nbf, iss and aud (required, ours), and returns the subject's
-// user id and the credential version the token was issued under.
-func (a *Auth) verify(token string) (int64, int32, error) {
+// (required), nbf, iss and aud (required, ours), and returns what the
+// token says: the subject's user id, the credential version it was issued
+// under, its id and expiry.
+func (a *Auth) verify(token string) (verifiedToken, error) {
 	if v, ok := a.verified.Get(token); ok && !a.opts.Now().After(v.expiresAt.Add(tokenLeeway)) {
-		return v.userID, v.version, nil
+		return v, nil
 	}
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return a.opts.Secret, nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return verifiedToken{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	if c.IssuedAt == nil || c.Version == nil {
-		return 0, 0, fmt.Errorf("%w: token lacks iat or ver", ErrUnauthorized)
+		return verifiedToken{}, fmt.Errorf("%w: token lacks iat or ver", ErrUnauthorized)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, 0, fmt.Errorf("%w: bad subject", ErrUnauthorized)
+		return verifiedToken{}, fmt.Errorf("%w: bad subject", ErrUnauthorized)
 	}
-	a.verified.Add(token, verifiedToken{userID: id, version: *c.Version, expiresAt: c.ExpiresAt.Time})
-	return id, *c.Version, nil
+	v := verifiedToken{userID: id, version: *c.Version, id: tokenID(token), expiresAt: c.ExpiresAt.Time}
+	a.verified.Add(token, v)
+	return v, nil
 }
 
 // The verified-token memory: bounded in entries (about 2 MB at 10,000

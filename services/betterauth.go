@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,10 @@ type BetterAuthOptions struct {
 	Refresh      time.Duration
 	MinRefresh   time.Duration
 	FetchTimeout time.Duration
+	// Algorithms are the JWS algorithms accepted; empty means every
+	// asymmetric one Better Auth can sign with (Neon Auth signs with EdDSA
+	// only, and is held to it).
+	Algorithms []string
 	// Client fetches the keys; nil means a default client.
 	Client *http.Client
 	Log    *slog.Logger
@@ -54,6 +60,10 @@ type betterAuth struct {
 	opts   BetterAuthOptions
 	keys   *jwksCache
 	parser *jwt.Parser
+	// precheck judges a token's claims before its key is looked up, so a
+	// token wrong on its face is a 401 even while no key can be fetched.
+	precheck *jwt.Validator
+	algs     []string
 	// subjects maps issuer and subject to a user id. The mapping never
 	// changes once made, so caching it is always safe; the user behind
 	// it comes from the user cache, which forgets on every change.
@@ -61,11 +71,15 @@ type betterAuth struct {
 }
 
 // betterAuthClaims are the parts of a Better Auth token used here: the
-// registered claims and the user's email (the payload is the session's
-// user).
+// registered claims, the user's email, and the admin plugin's banned flag
+// (the payload is the session's user; Neon Auth's carries banned). The
+// emailVerified claim is not read: the account here is keyed by the
+// subject, and its email is never used to find, link or refuse another
+// account (see provision), so an unverified one claims nothing.
 type betterAuthClaims struct {
 	jwt.RegisteredClaims
-	Email string `json:"email"`
+	Email  string `json:"email"`
+	Banned *bool  `json:"banned"`
 }
 
 func newBetterAuth(opts BetterAuthOptions, now func() time.Time, cached bool) (*betterAuth, error) {
@@ -81,18 +95,29 @@ func newBetterAuth(opts BetterAuthOptions, now func() time.Time, cached bool) (*
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 5 * time.Second
 	}
+	algs := opts.Algorithms
+	if len(algs) == 0 {
+		algs = asymmetricAlgs
+	}
+	for _, a := range algs {
+		if !slices.Contains(asymmetricAlgs, a) {
+			return nil, fmt.Errorf("better auth: algorithm %q is not an asymmetric JWS algorithm", a)
+		}
+	}
+	claimRules := []jwt.ParserOption{
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(opts.Issuer),
+		jwt.WithAudience(opts.Audience),
+		jwt.WithLeeway(tokenLeeway),
+		jwt.WithTimeFunc(now),
+	}
 	b := &betterAuth{
-		opts: opts,
-		keys: newJWKSCache(opts.JWKSURL, opts.Refresh, opts.MinRefresh, opts.FetchTimeout, opts.Client, opts.Log),
-		parser: jwt.NewParser(
-			jwt.WithValidMethods(asymmetricAlgs),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithIssuer(opts.Issuer),
-			jwt.WithAudience(opts.Audience),
-			jwt.WithLeeway(tokenLeeway),
-			jwt.WithTimeFunc(now),
-		),
+		opts:     opts,
+		algs:     algs,
+		keys:     newJWKSCache(opts.JWKSURL, opts.Refresh, opts.MinRefresh, opts.FetchTimeout, opts.Client, opts.Log),
+		parser:   jwt.NewParser(append(claimRules, jwt.WithValidMethods(algs))...),
+		precheck: jwt.NewValidator(claimRules...),
 	}
 	if cached {
 		b.subjects = expirable.NewLRU[string, int64](100_000, nil, 0)
@@ -103,10 +128,24 @@ func newBetterAuth(opts BetterAuthOptions, now func() time.Time, cached bool) (*
 // verify checks a Better Auth token: a key id naming a key of the set, an
 // algorithm that key allows (taken from the key, never from the token
 // alone), the signature, exp (required), iat and nbf (with the usual
-// leeway), iss and aud (always), and a subject.
+// leeway), iss and aud (always), a subject, and that the user is not
+// banned. The claims are judged first, without the key: a token wrong on
+// its face is ErrUnauthorized even while the key set cannot be fetched,
+// and only a token that could be good gets ErrKeysUnavailable then.
 func (b *betterAuth) verify(ctx context.Context, token string) (betterAuthClaims, error) {
 	var c betterAuthClaims
-	_, err := b.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+	unverified, _, err := b.parser.ParseUnverified(token, &c)
+	if err != nil {
+		return betterAuthClaims{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	if alg := unverified.Method.Alg(); !slices.Contains(b.algs, alg) {
+		return betterAuthClaims{}, fmt.Errorf("%w: algorithm %s is not accepted", ErrUnauthorized, alg)
+	}
+	if err := b.precheck.Validate(&c); err != nil {
+		return betterAuthClaims{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	c = betterAuthClaims{}
+	_, err = b.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("token names no key (kid)")
@@ -125,11 +164,15 @@ func (b *betterAuth) verify(ctx context.Context, token string) (betterAuthClaims
 		}
 		return key, nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrKeysUnavailable):
+		return betterAuthClaims{}, err
+	case err != nil:
 		return betterAuthClaims{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
-	}
-	if c.Subject == "" || len(c.Subject) > 255 || c.IssuedAt == nil {
+	case c.Subject == "" || len(c.Subject) > 255 || c.IssuedAt == nil:
 		return betterAuthClaims{}, fmt.Errorf("%w: token lacks sub or iat", ErrUnauthorized)
+	case c.Banned != nil && *c.Banned:
+		return betterAuthClaims{}, fmt.Errorf("%w: the auth server has banned this user", ErrUnauthorized)
 	}
 	return c, nil
 }
@@ -155,109 +198,117 @@ func algFitsKey(alg string, key any) bool {
 	return false
 }
 
-// authenticateBetterAuth returns the active user of a Better Auth token,
-// creating it on the first request that carries the subject. Unless fresh
-// is asked for, a copy remembered from an earlier request (AUTH_CACHE_TTL)
-// may answer; fresh then says the row was not read now, and the caller
-// must check the account in its statements (see Caller).
-func (a *Auth) authenticateBetterAuth(ctx context.Context, token string, mustRead bool) (user models.User, fresh bool, err error) {
+// authorizeBetterAuth verifies a Better Auth token and names its account,
+// creating it on the first request that carries the subject. A copy of
+// the account remembered from an earlier request (AUTH_CACHE_TTL) may
+// answer: the caller's statements check the account themselves (see
+// Caller), so a stale copy cannot let a revoked account through.
+func (a *Auth) authorizeBetterAuth(ctx context.Context, token string) (Caller, error) {
 	b := a.betterAuth
 	c, err := b.verify(ctx, token)
 	if err != nil {
-		return models.User{}, false, err
+		return Caller{}, err
+	}
+	caller := func(u models.User) Caller {
+		return Caller{ID: u.ID, Version: u.TokenVersion, TokenID: tokenID(token), Expires: c.ExpiresAt.Time}
 	}
 	subjectKey := c.Issuer + "\x00" + c.Subject
-	if b.subjects != nil && !mustRead {
+	if b.subjects != nil {
 		if id, ok := b.subjects.Get(subjectKey); ok {
 			if user, ok := a.opts.Cache.get(id); ok {
-				return user, false, nil
+				return caller(user), nil
 			}
 		}
 	}
 	gen := a.opts.Cache.generation()
 	user, found, err := a.userBySubject(ctx, c.Issuer, c.Subject)
 	if err != nil {
-		return models.User{}, false, translate(err, "load token user")
+		return Caller{}, translate(err, "load token user")
 	}
 	if !found {
 		if user, err = a.provision(ctx, c); err != nil {
-			return models.User{}, false, err
+			return Caller{}, err
 		}
 	}
 	if !user.IsActive {
-		return models.User{}, false, ErrUnauthorized
+		return Caller{}, ErrUnauthorized
 	}
 	if b.subjects != nil {
 		b.subjects.Add(subjectKey, user.ID)
 	}
 	a.opts.Cache.put(user, gen)
-	return user, true, nil
+	return caller(user), nil
 }
 
 // provision creates the user of a Better Auth subject seen for the first
 // time. Two first requests at once create one row: the insert does nothing
-// on a subject that exists, and the row is then read back. An email that
-// belongs to another account is a conflict, never a merge: the account
-// could be someone else's.
+// on a subject that exists, and the row is then read back.
+//
+// The account is the subject's alone. Its email is stored as the token
+// says, and is unique only among accounts that sign in with a password
+// here (uq_users_password_email): an email held by such an account, or by
+// another auth server's user, neither merges the accounts nor refuses this
+// one, so no one can lock an auth server's user out by registering that
+// user's email here first. Its username is generated (externalUsername,
+// under a prefix no one can register); should it be taken all the same
+// (by an account from before the prefix was reserved), the next of a few
+// variants is used.
 func (a *Auth) provision(ctx context.Context, c betterAuthClaims) (models.User, error) {
-	email := strings.ToLower(strings.TrimSpace(c.Email))
+	email := normalizeEmail(c.Email)
 	v := &ValidationError{}
 	checkEmail(v, Optional[string]{Set: true, Value: email}, true)
 	if len(v.Fields) > 0 {
 		return models.User{}, fmt.Errorf("%w: the token's email cannot be used: %s", ErrUnauthorized, v.Fields[0].Message)
 	}
 	now := a.opts.Now().UTC().Truncate(time.Microsecond)
-	user := models.User{
-		Email:       email,
-		Username:    externalUsername(c.Issuer, c.Subject),
-		AuthIssuer:  &c.Issuer,
-		AuthSubject: &c.Subject,
-		IsActive:    true,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
-	err := write(ctx, func() error {
-		user.ID = 0
-		return a.db.WithContext(ctx).Clauses(
-			clause.OnConflict{Columns: []clause.Column{{Name: "auth_issuer"}, {Name: "auth_subject"}}, DoNothing: true},
-		).Create(&user).Error
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		// ON CONFLICT covers the subject's index only: a request for the
-		// same subject that inserted first can make this insert fail on
-		// the email or username index instead (PostgreSQL checks them
-		// before the arbiter sees the other row). Then the row is theirs.
-		if found, ok, ferr := a.userBySubject(ctx, c.Issuer, c.Subject); ferr == nil && ok {
-			return found, nil
+	for attempt := range provisionAttempts {
+		user := models.User{
+			Email:       email,
+			Username:    externalUsername(c.Issuer, c.Subject, attempt),
+			AuthIssuer:  &c.Issuer,
+			AuthSubject: &c.Subject,
+			IsActive:    true,
+			CreatedAt:   now,
+			UpdatedAt:   now,
 		}
-		if cerr := conflicts(ctx, a.db, 0, email, user.Username); cerr != nil {
-			var conflict *ConflictError
-			if errors.As(cerr, &conflict) {
-				for i := range conflict.Fields {
-					if conflict.Fields[i].Field == "email" {
-						conflict.Fields[i].Message = "belongs to an account that signs in with a password here; it is not linked to this Better Auth user (see the README on linking accounts)"
-					}
-				}
+		err := write(ctx, func() error {
+			user.ID = 0
+			return a.db.WithContext(ctx).Clauses(
+				clause.OnConflict{Columns: []clause.Column{{Name: "auth_issuer"}, {Name: "auth_subject"}}, DoNothing: true},
+			).Create(&user).Error
+		})
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			// ON CONFLICT covers the subject's index only: a request for
+			// the same subject that inserted first can make this insert
+			// fail on the username index instead (PostgreSQL checks it
+			// before the arbiter sees the other row). Then the row is
+			// theirs; otherwise the name is someone else's.
+			if found, ok, ferr := a.userBySubject(ctx, c.Issuer, c.Subject); ferr == nil && ok {
+				return found, nil
 			}
-			return models.User{}, cerr
+			continue
 		}
+		if err != nil {
+			return models.User{}, translate(err, "create Better Auth user")
+		}
+		if user.ID != 0 {
+			return user, nil
+		}
+		// Another request created the subject first.
+		found, ok, err := a.userBySubject(ctx, c.Issuer, c.Subject)
+		switch {
+		case err != nil:
+			return models.User{}, translate(err, "load Better Auth user")
+		case !ok: // created and deleted again since the insert
+			return models.User{}, ErrUnauthorized
+		}
+		return found, nil
 	}
-	if err != nil {
-		return models.User{}, translate(err, "create Better Auth user")
-	}
-	if user.ID != 0 {
-		return user, nil
-	}
-	// Another request created the subject first.
-	found, ok, err := a.userBySubject(ctx, c.Issuer, c.Subject)
-	switch {
-	case err != nil:
-		return models.User{}, translate(err, "load Better Auth user")
-	case !ok: // created and deleted again since the insert
-		return models.User{}, ErrUnauthorized
-	}
-	return found, nil
+	return models.User{}, fmt.Errorf("create Better Auth user: every generated username (%s…) is taken", externalUsername(c.Issuer, c.Subject, 0))
 }
+
+// provisionAttempts is how many generated usernames provision tries.
+const provisionAttempts = 5
 
 // userBySubject finds the user of a Better Auth issuer and subject
 // (through uq_users_auth_subject).
@@ -273,13 +324,24 @@ func (a *Auth) userBySubject(ctx context.Context, issuer, subject string) (model
 	return users[0], true, nil
 }
 
+// ExternalUsernamePrefix starts the username of every account created
+// from an auth server's token. No one can register or take a username
+// with it (see checkUsername), so no one can take such an account's name
+// before it is created.
+const ExternalUsernamePrefix = "ba_"
+
 // externalUsername names a provisioned user: usernames are required and
 // unique here, and a Better Auth user has none. The name is derived from
 // the subject (stable, unique in practice, valid under the username rule);
-// the user may change it with PATCH /users/me.
-func externalUsername(issuer, subject string) string {
+// attempt > 0 gives the variants tried when it is taken all the same. The
+// user may change it with PATCH /users/me.
+func externalUsername(issuer, subject string, attempt int) string {
 	sum := sha256.Sum256([]byte(issuer + "\x00" + subject))
-	return "ba_" + hex.EncodeToString(sum[:12])
+	name := ExternalUsernamePrefix + hex.EncodeToString(sum[:12])
+	if attempt > 0 {
+		name += "_" + strconv.Itoa(attempt)
+	}
+	return name
 }
 
 // ownTokenHeader is the encoded JOSE header of every token this service

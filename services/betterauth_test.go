@@ -169,13 +169,13 @@ func TestBetterAuthTokensPerAlgorithm(t *testing.T) {
 			if u1.Email != strings.ToLower(email) || u1.AuthSubject == nil || *u1.AuthSubject != sub || u1.HashedPassword != nil || !u1.IsActive {
 				t.Fatalf("provisioned user: %+v", u1)
 			}
-			if err := (&ValidationError{}).Err(); err != nil {
-				t.Fatal(err)
+			if n := len(u1.Username); n < MinUsernameLength || n > MaxUsernameLength || !usernamePattern.MatchString(u1.Username) || !strings.HasPrefix(u1.Username, ExternalUsernamePrefix) {
+				t.Fatalf("generated username %q: want %s… within the username format", u1.Username, ExternalUsernamePrefix)
 			}
 			v := &ValidationError{}
-			checkUsername(v, Some(u1.Username), true)
-			if len(v.Fields) > 0 {
-				t.Fatalf("generated username %q breaks the username rule: %v", u1.Username, v)
+			checkUsername(v, Some(strings.ToUpper(u1.Username)), true)
+			if len(v.Fields) != 1 {
+				t.Fatalf("the generated username %q can be taken by a user: %v", u1.Username, v)
 			}
 			u2, err := auth.Authenticate(ctx, signBA(t, k, baClaims(sub, email)))
 			if err != nil || u2.ID != u1.ID {
@@ -312,7 +312,7 @@ func TestBetterAuthKeyRotationAndOutage(t *testing.T) {
 	// Back up, and k1 is withdrawn: after the next refresh it is refused.
 	srv.down.Store(false)
 	srv.setKeys(k2)
-	if _, err := auth.betterAuth.keys.refreshNow(ctx, false); err != nil {
+	if _, err := auth.betterAuth.keys.refreshNow(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := auth.Authenticate(ctx, signBA(t, k1, baClaims(sub, sub+"@example.com"))); !errors.Is(err, ErrUnauthorized) {
@@ -354,8 +354,9 @@ func TestBetterAuthProvisioningRace(t *testing.T) {
 	}
 }
 
-// TestBetterAuthAccountRules: an email that a local account holds is a
-// conflict (not a merge); a deactivated Better Auth user is refused and
+// TestBetterAuthAccountRules: an email that a local account holds gives
+// the Better Auth user an account of its own (no merge, and no 409 that
+// would lock the user out); a deactivated Better Auth user is refused and
 // not recreated; such a user cannot log in here with a password, nor
 // change email or password here; the user cache serves later requests.
 func TestBetterAuthAccountRules(t *testing.T) {
@@ -366,15 +367,17 @@ func TestBetterAuthAccountRules(t *testing.T) {
 	users := NewUsers(db, auth)
 
 	local := newUserWithPassword(t, "correct horse battery")
-	_, err := auth.Authenticate(ctx, signBA(t, k, baClaims(uniqueSub("squat-"), strings.ToUpper(local.Email))))
-	var conflict *ConflictError
-	if !errors.As(err, &conflict) || len(conflict.Fields) != 1 || conflict.Fields[0].Field != "email" {
-		t.Fatalf("token with a local account's email: want a ConflictError on email, got %v", err)
+	squatted, err := auth.Authenticate(ctx, signBA(t, k, baClaims(uniqueSub("squat-"), strings.ToUpper(local.Email))))
+	if err != nil || squatted.ID == local.ID || squatted.Email != local.Email || squatted.HashedPassword != nil {
+		t.Fatalf("token with a local account's email: %+v, %v; want an account of its own with that email and no password", squatted, err)
 	}
 	var still models.User
 	db.First(&still, local.ID)
 	if still.AuthSubject != nil {
 		t.Fatalf("the local account was linked: %+v", still)
+	}
+	if _, err := auth.Login(ctx, local.Email, "correct horse battery", "198.51.100.7"); err != nil {
+		t.Fatalf("the local account's login by email, beside a Better Auth account with that email: %v", err)
 	}
 
 	sub := uniqueSub("rules-")
@@ -397,14 +400,14 @@ func TestBetterAuthAccountRules(t *testing.T) {
 	}
 
 	// Cached: a todo request's Authorize costs no query; the copy names
-	// the account, unconfirmed, for the request's statements to check. The
-	// account routes read the row, so a change behind the cache's back is
-	// seen there.
+	// the account for the request's statements to check. The account
+	// routes read the row, so a change behind the cache's back is seen
+	// there.
 	if _, err := auth.Authenticate(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := auth.Authorize(ctx, tok); err != nil || c.ID != u.ID || c.Confirmed {
-		t.Fatalf("Authorize from the cache: %+v, %v; want the unconfirmed caller of user %d", c, err, u.ID)
+	if c, err := auth.Authorize(ctx, tok); err != nil || c.ID != u.ID {
+		t.Fatalf("Authorize from the cache: %+v, %v; want the caller of user %d", c, err, u.ID)
 	}
 	db.Model(&models.User{}).Where("id = ?", u.ID).Update("username", "renamed_behind")
 	if got, err := auth.Authenticate(ctx, tok); err != nil || got.Username != "renamed_behind" {
@@ -440,5 +443,100 @@ func TestOwnTokensBesideBetterAuth(t *testing.T) {
 	got, err := auth.Authenticate(ctx, tok.AccessToken)
 	if err != nil || got.ID != u.ID {
 		t.Fatalf("own token: user %d, %v; want %d", got.ID, err, u.ID)
+	}
+}
+
+// TestBetterAuthBannedAndVerification: a token whose claims say the user
+// is banned (Better Auth's admin plugin, Neon Auth) is refused and
+// provisions nothing; emailVerified false is accepted like true (the
+// account is the subject's, its email links and blocks nothing).
+func TestBetterAuthBannedAndVerification(t *testing.T) {
+	ctx := context.Background()
+	k := newBAKey(t, "EdDSA")
+	auth := newBAAuth(t, newBAServer(t, k), nil, time.Second)
+	claims := func(sub string, extra map[string]any) jwt.MapClaims {
+		c := baClaims(sub, sub+"@example.com")
+		for key, v := range extra {
+			c[key] = v
+		}
+		return c
+	}
+	banned := uniqueSub("banned-")
+	if _, err := auth.Authenticate(ctx, signBA(t, k, claims(banned, map[string]any{"banned": true}))); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("banned: true: %v, want ErrUnauthorized", err)
+	}
+	var n int64
+	db.Model(&models.User{}).Where("auth_subject = ?", banned).Count(&n)
+	if n != 0 {
+		t.Errorf("a banned user was provisioned")
+	}
+	for _, extra := range []map[string]any{
+		{"banned": false},
+		{"banned": nil},
+		{"emailVerified": false},
+		{"emailVerified": true},
+	} {
+		sub := uniqueSub("ok-")
+		if _, err := auth.Authenticate(ctx, signBA(t, k, claims(sub, extra))); err != nil {
+			t.Errorf("claims %v: %v, want the user", extra, err)
+		}
+	}
+	// Banned later: the same subject's next token is refused.
+	sub := uniqueSub("later-")
+	if _, err := auth.Authenticate(ctx, signBA(t, k, claims(sub, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Authorize(ctx, signBA(t, k, claims(sub, map[string]any{"banned": true}))); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("a known user's token with banned: true: %v, want ErrUnauthorized", err)
+	}
+}
+
+// TestBetterAuthAlgorithmsHeldTo: where only some algorithms are accepted
+// (Neon Auth: EdDSA), a token signed with another published key is
+// refused.
+func TestBetterAuthAlgorithmsHeldTo(t *testing.T) {
+	ctx := context.Background()
+	ed, es := newBAKey(t, "EdDSA"), newBAKey(t, "ES256")
+	srv := newBAServer(t, ed, es)
+	auth := newTestAuth(t, AuthOptions{BetterAuth: &BetterAuthOptions{
+		JWKSURL: srv.URL, Issuer: baIssuer, Audience: baAudience, Algorithms: []string{"EdDSA"},
+	}})
+	sub := uniqueSub("alg-")
+	if _, err := auth.Authorize(ctx, signBA(t, es, baClaims(sub, sub+"@example.com"))); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("ES256 token where only EdDSA is accepted: %v, want ErrUnauthorized", err)
+	}
+	if _, err := auth.Authorize(ctx, signBA(t, ed, baClaims(sub, sub+"@example.com"))); err != nil {
+		t.Errorf("EdDSA token: %v", err)
+	}
+	if _, err := NewAuth(db, AuthOptions{Secret: authTestSecret, TokenTTL: time.Hour, BcryptCost: 4, BetterAuth: &BetterAuthOptions{
+		JWKSURL: srv.URL, Issuer: baIssuer, Audience: baAudience, Algorithms: []string{"HS256"},
+	}}); err == nil {
+		t.Error("HS256 accepted as a Better Auth algorithm")
+	}
+}
+
+// TestBetterAuthUsernameTaken: the generated username cannot be registered
+// (its prefix is reserved), and when an account holds it all the same
+// (made before the reservation), the user gets the next variant, not an
+// error.
+func TestBetterAuthUsernameTaken(t *testing.T) {
+	ctx := context.Background()
+	k := newBAKey(t, "EdDSA")
+	auth := newBAAuth(t, newBAServer(t, k), nil, time.Second)
+	sub := uniqueSub("taken-")
+	name := externalUsername(baIssuer, sub, 0)
+	if _, err := auth.Register(ctx, RegisterInput{Email: Some(sub + "@example.com"), Username: Some(name), Password: Some("correct horse battery")}); err == nil {
+		t.Fatalf("registered the generated username %s", name)
+	}
+	squatter := newUser(t)
+	if err := db.Model(&squatter).Update("username", strings.ToUpper(name)).Error; err != nil {
+		t.Fatal(err)
+	}
+	u, err := auth.Authenticate(ctx, signBA(t, k, baClaims(sub, sub+"@example.com")))
+	if err != nil {
+		t.Fatalf("first token with its username taken: %v", err)
+	}
+	if want := externalUsername(baIssuer, sub, 1); u.Username != want {
+		t.Errorf("username %q, want the variant %q", u.Username, want)
 	}
 }

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,24 +73,33 @@ func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 }
 
 // TestRevokedCallerIsRefusedEverywhere: once the account is deactivated,
-// deleted or at a new credential version, every todo operation of a caller
-// holding the old token is ErrUnauthorized and writes nothing, while a
-// confirmed caller of the current version still works.
+// deleted or at a new credential version, or the token logged out, every
+// todo operation of a caller holding that token is ErrUnauthorized and
+// writes nothing.
 func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
 	ctx := context.Background()
 	s := NewTodos(db, []byte("k"), nil).KeepIdempotencyKeys(time.Hour)
-	for _, revoke := range []string{
-		"UPDATE users SET is_active = false WHERE id = ?",
-		"UPDATE users SET token_version = token_version + 1 WHERE id = ?",
-		"DELETE FROM users WHERE id = ?",
+	auth := newTestAuth(t, AuthOptions{})
+	sql := func(stmt string) func(Caller) error {
+		return func(c Caller) error { return db.Exec(stmt, c.ID).Error }
+	}
+	for _, revoke := range []struct {
+		name string
+		do   func(Caller) error
+	}{
+		{"deactivated", sql("UPDATE users SET is_active = false WHERE id = ?")},
+		{"new credential version", sql("UPDATE users SET token_version = token_version + 1 WHERE id = ?")},
+		{"deleted", sql("DELETE FROM users WHERE id = ?")},
+		{"logged out", func(c Caller) error { return auth.Logout(ctx, c) }},
 	} {
 		u := newUser(t)
 		c := callerOf(u)
+		c.TokenID, c.Expires = tokenID(fmt.Sprintf("header.claims-of-%d.signature", u.ID)), time.Now().Add(time.Hour)
 		todo, err := s.Create(ctx, c, TodoInput{Title: Some("before")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Exec(revoke, u.ID).Error; err != nil {
+		if err := revoke.do(c); err != nil {
 			t.Fatal(err)
 		}
 		key, err := NewIdempotencyKey("revoked", "POST /todos", []byte(`{"title":"x"}`))
@@ -110,7 +120,7 @@ func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
 			"delete":      func() error { return s.Delete(ctx, c, todo.ID, nil) },
 		} {
 			if err := op(); !errors.Is(err, ErrUnauthorized) {
-				t.Errorf("%s after %q: %v, want ErrUnauthorized", name, revoke, err)
+				t.Errorf("%s after %s: %v, want ErrUnauthorized", name, revoke.name, err)
 			}
 		}
 		var n int64
@@ -118,7 +128,7 @@ func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
 		var all int64
 		db.Model(&models.Todo{}).Where("user_id = ?", u.ID).Count(&all)
 		if all != n {
-			t.Errorf("after %q: %d todos, %d of them untouched; want no writes", revoke, all, n)
+			t.Errorf("after %s: %d todos, %d of them untouched; want no writes", revoke.name, all, n)
 		}
 	}
 }

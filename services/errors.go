@@ -29,6 +29,11 @@ var (
 	// ErrUnstorable: the database refused a value as data (SQLSTATE class
 	// 22: bad encoding, out of range) that validation let through.
 	ErrUnstorable = errors.New("value cannot be stored")
+	// ErrKeysUnavailable: a token names a key of the auth server (Better
+	// Auth, Neon Auth) whose key set could never be fetched, so the token
+	// can be neither accepted nor refused yet (503, not 401: a 401 would
+	// sign the user out).
+	ErrKeysUnavailable = errors.New("the auth server's signing keys could not be fetched yet")
 )
 
 // FieldError names one invalid field and says why.

@@ -49,7 +49,7 @@ func relFuzzUser(t *testing.T) models.User {
 		}
 		s := NewTodos(db, relCursorKey, nil)
 		due := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-		_, relListUserErr = s.CreateBatch(context.Background(), ConfirmedCaller(u), []TodoInput{
+		_, relListUserErr = s.CreateBatch(context.Background(), Caller{ID: u.ID, Version: u.TokenVersion}, []TodoInput{
 			{Title: Some("alpha"), Priority: Some(1)},
 			{Title: Some("beta"), Priority: Some(5), DueDate: Some(due)},
 			{Title: Some("gamma"), Completed: Some(true)},
@@ -320,7 +320,8 @@ func FuzzTokenParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, token string, header, claims []byte) {
 		// Arbitrary text.
-		if id, _, err := auth.verify(token); err == nil {
+		if v, err := auth.verify(token); err == nil {
+			id := v.userID
 			if !relValidlySigned(token) {
 				t.Fatalf("verify(%q) accepted a token not signed with the secret (id %d)", token, id)
 			}
@@ -336,7 +337,8 @@ func FuzzTokenParse(f *testing.F) {
 		mac := hmac.New(sha256.New, relTokenSecret)
 		mac.Write([]byte(unsigned))
 		signed := unsigned + "." + b64(mac.Sum(nil))
-		id, _, err := auth.verify(signed)
+		v, err := auth.verify(signed)
+		id := v.userID
 		if err != nil {
 			if !errors.Is(err, ErrUnauthorized) {
 				t.Fatalf("verify error %v does not wrap ErrUnauthorized", err)

@@ -165,6 +165,9 @@ func TestRegisterInputValidate(t *testing.T) {
 		{"valid", Some("a@example.com"), Some("abc"), Some(pw), nil},
 		{"everything absent", Optional[string]{}, Optional[string]{}, Optional[string]{}, []string{"email", "username", "password"}},
 		{"everything null", null[string](), null[string](), null[string](), []string{"email", "username", "password"}},
+		{"reserved username prefix", Some("a@example.com"), Some("ba_abc"), Some(pw), []string{"username"}},
+		{"reserved username prefix in capitals", Some("a@example.com"), Some("BA_abc"), Some(pw), []string{"username"}},
+		{"ba without the underscore", Some("a@example.com"), Some("bath"), Some(pw), nil},
 	}
 	emails := []struct {
 		email string
@@ -174,6 +177,7 @@ func TestRegisterInputValidate(t *testing.T) {
 		{"first.last+tag@mail.example.co.uk", true},
 		{"o'brien_x-y@example-domain.ie", true},
 		{"  padded@example.com ", true},
+		{" " + email255, false}, // 256 characters as sent: over the bound the document states
 		{email255, true},
 		{"x" + email255, false},
 		{"plainaddress", false},
@@ -311,6 +315,9 @@ func TestUpdateUserInputValidate(t *testing.T) {
 		{"username 50 characters", UpdateUserInput{Username: Some(strings.Repeat("z", 50))}, nil},
 		{"username 2 characters", UpdateUserInput{Username: Some("ab")}, []string{"username"}},
 		{"username with a space", UpdateUserInput{Username: Some("no spaces")}, []string{"username"}},
+		{"username with the reserved prefix", UpdateUserInput{Username: Some("ba_0123456789abcdef01234567")}, []string{"username"}},
+		{"username with the reserved prefix in capitals", UpdateUserInput{Username: Some("Ba_me")}, []string{"username"}},
+		{"username with the prefix inside", UpdateUserInput{Username: Some("not_ba_me")}, nil},
 		{"username NUL", UpdateUserInput{Username: Some("ab\x00cd")}, []string{"username"}},
 		{"email 255 bytes", UpdateUserInput{Email: Some(strings.Repeat("e", 255-len("@example.com")) + "@example.com"), CurrentPassword: Some(pw)}, nil},
 		{"email 256 bytes", UpdateUserInput{Email: Some(strings.Repeat("e", 256-len("@example.com")) + "@example.com"), CurrentPassword: Some(pw)}, []string{"email"}},
@@ -318,6 +325,8 @@ func TestUpdateUserInputValidate(t *testing.T) {
 		{"password 72 bytes", UpdateUserInput{Password: Some(strings.Repeat("é", 36)), CurrentPassword: Some(pw)}, nil},
 		{"password 73 bytes", UpdateUserInput{Password: Some(strings.Repeat("é", 36) + "1"), CurrentPassword: Some(pw)}, []string{"password"}},
 		{"password without current password", UpdateUserInput{Password: Some("new password 1")}, []string{"current_password"}},
+		{"current password 72 bytes", UpdateUserInput{Password: Some("new password 1"), CurrentPassword: Some(strings.Repeat("p", 72))}, nil},
+		{"current password 73 bytes", UpdateUserInput{Password: Some("new password 1"), CurrentPassword: Some(strings.Repeat("p", 73))}, []string{"current_password"}},
 		{"email and password with current password", UpdateUserInput{Email: Some("n@example.com"), Password: Some("new password 1"), CurrentPassword: Some(pw)}, nil},
 		{"every field wrong", UpdateUserInput{Email: Some("nope"), Username: Some("x"), Password: Some("short")}, []string{"email", "username", "password", "current_password"}},
 	}

@@ -47,8 +47,8 @@ func newUser(t *testing.T) models.User {
 	return u
 }
 
-// callerOf is the caller of a token issued to u now: not confirmed, so
-// every statement checks the account itself, as for a real request.
+// callerOf is the caller of a token issued to u now: every statement
+// checks the account itself, as for a real request.
 func callerOf(u models.User) Caller { return Caller{ID: u.ID, Version: u.TokenVersion} }
 
 // TestVersionAdvancesWithAStoppedClock: the ETag must change on every
@@ -310,8 +310,8 @@ func TestUserCache(t *testing.T) {
 	if got, _ := auth.Authenticate(ctx, tok.AccessToken); got.Username == u.Username {
 		t.Error("a change behind the service's back was not seen at once")
 	}
-	if c, err := auth.Authorize(ctx, tok.AccessToken); err != nil || c.ID != u.ID || c.Version != u.TokenVersion || c.Confirmed {
-		t.Errorf("Authorize: %+v, %v; want the unconfirmed caller of the token", c, err)
+	if c, err := auth.Authorize(ctx, tok.AccessToken); err != nil || c.ID != u.ID || c.Version != u.TokenVersion || len(c.TokenID) != 32 {
+		t.Errorf("Authorize: %+v, %v; want the caller of the token, with its id", c, err)
 	}
 	users := NewUsers(db, auth)
 	if err := users.Deactivate(ctx, u.ID); err != nil {

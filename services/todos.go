@@ -145,18 +145,15 @@ func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([
 }
 
 // insert writes todos, built by newTodo, in one statement, and sets their
-// ids. For a caller not yet confirmed the statement itself checks the
-// account (see Caller.owned), as INSERT … SELECT … WHERE EXISTS: GORM's
-// Create has no way to make an INSERT conditional, and a separate check
-// would cost a round trip on every create. The rows come back in the order
-// of the VALUES list, as with GORM's own multi-row INSERT … RETURNING.
+// ids. The statement itself checks the account (see Caller.owned), as
+// INSERT … SELECT … WHERE accountCheck: GORM's Create has no way to make
+// an INSERT conditional, and a separate check would cost a round trip on
+// every create. The rows come back in the order of the VALUES list, as
+// with GORM's own multi-row INSERT … RETURNING.
 func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []models.Todo) error {
-	if c.Confirmed {
-		return db.Create(&todos).Error
-	}
 	var sql strings.Builder
 	sql.WriteString("INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
-	args := make([]any, 0, 8*len(todos)+2)
+	args := make([]any, 0, 8*len(todos)+3)
 	for i, t := range todos {
 		if i > 0 {
 			sql.WriteString(", ")
@@ -164,8 +161,8 @@ func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []model
 		sql.WriteString("(?::bigint, ?::varchar, ?::text, ?::boolean, ?::smallint, ?::timestamptz, ?::timestamptz, ?::timestamptz)")
 		args = append(args, t.UserID, t.Title, t.Description, t.Completed, t.Priority, t.DueDate, t.CreatedAt, t.UpdatedAt)
 	}
-	sql.WriteString(") AS v WHERE EXISTS (SELECT 1 FROM users WHERE users.id = ? AND users.is_active AND users.token_version = ?) RETURNING id")
-	args = append(args, c.ID, c.Version)
+	sql.WriteString(") AS v WHERE " + accountCheck + " RETURNING id")
+	args = append(args, c.accountArgs()...)
 	var ids []int64
 	if err := db.Raw(sql.String(), args...).Scan(&ids).Error; err != nil {
 		return err

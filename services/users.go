@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -42,10 +41,15 @@ func (in UpdateUserInput) Validate() *ValidationError {
 	checkEmail(v, in.Email, false)
 	checkUsername(v, in.Username, false)
 	checkPassword(v, "password", in.Password, false)
-	if (in.Email.Set || in.Password.Set) && (!in.CurrentPassword.Set || in.CurrentPassword.Null || in.CurrentPassword.Value == "") {
+	switch {
+	case (in.Email.Set || in.Password.Set) && (!in.CurrentPassword.Set || in.CurrentPassword.Null || in.CurrentPassword.Value == ""):
 		v.Add("current_password", "is required to change email or password")
-	} else if in.CurrentPassword.Null {
+	case in.CurrentPassword.Null:
 		v.Add("current_password", "must not be null")
+	case len(in.CurrentPassword.Value) > MaxPasswordBytes:
+		// As at login: bcrypt reads only the first 72 bytes, so a longer
+		// value would match more than the password.
+		v.Add("current_password", "must be at most %d bytes", MaxPasswordBytes)
 	}
 	return v
 }
@@ -81,7 +85,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 	}
 	var email, username string
 	if in.Email.Set {
-		email = strings.ToLower(strings.TrimSpace(in.Email.Value))
+		email = normalizeEmail(in.Email.Value)
 		updates["email"] = email
 	}
 	if in.Username.Set {

@@ -166,9 +166,9 @@ func (tb *webTab) waitTitles(what string, want []string, total int) {
 	tb.t.Helper()
 	w, _ := json.Marshal(want)
 	tb.waitFor(what,
-		`document.querySelector('[data-testid="todo-list"]').dataset.loading === "false" && `+listTitles+` === `+js(string(w))+
-			` && document.querySelector('[data-testid="total"]').textContent === `+js(strconv.Itoa(total)),
-		listTitles+` + " total " + document.querySelector('[data-testid="total"]').textContent`)
+		`document.querySelector('[data-testid="todo-list"]')?.dataset.loading === "false" && `+listTitles+` === `+js(string(w))+
+			` && document.querySelector('[data-testid="total"]')?.textContent === `+js(strconv.Itoa(total)),
+		listTitles+` + " total " + document.querySelector('[data-testid="total"]')?.textContent`)
 }
 
 // createTodo creates a todo with the app's form and waits for its status.
@@ -421,8 +421,8 @@ func webJourneyTwoTabs(t *testing.T, b *webBrowser, dist string) {
 		t.Errorf("after both saves the title is %q, want tab 1's", now.Title)
 	}
 	tab2.click("edit-reload")
-	tab2.waitFor("tab 1's title in tab 2's form", `document.querySelector('[data-testid="edit-title"]').value === "plan the trip (tab 1)" && !document.querySelector('[data-testid="edit-conflict"]')`,
-		`document.querySelector('[data-testid="edit-title"]').value`)
+	tab2.waitFor("tab 1's title in tab 2's form", `document.querySelector('[data-testid="edit-title"]')?.value === "plan the trip (tab 1)" && !document.querySelector('[data-testid="edit-conflict"]')`,
+		`document.querySelector('[data-testid="edit-title"]')?.value`)
 	if n := conflict.count(); n != 1 {
 		t.Errorf("tab 2 got %d answers 412, want 1", n)
 	}
@@ -475,6 +475,11 @@ func webJourneyBetterAuth(t *testing.T, b *webBrowser, dist string) {
 	tab.set("filter-completed", "")
 	tab.waitTitles("the other one", []string{"second one"}, 1)
 
+	// Sign out: Better Auth's POST <base>/sign-out, with the cookie, from
+	// the app's origin.
+	tab.click("sign-out")
+	tab.waitVisible("ba-signin-form")
+
 	if n := countRows(t, apiDB, "SELECT count(*) FROM users WHERE email = $1 AND auth_subject IS NOT NULL", email); n != 1 {
 		t.Errorf("%d Better Auth users with email %s in the API's database, want 1", n, email)
 	}
@@ -486,7 +491,8 @@ func webJourneyBetterAuth(t *testing.T, b *webBrowser, dist string) {
 // (e) The API restarts in the middle of a session: the page says it cannot
 // reach the server and keeps retrying; once the API is back (same port,
 // same database) the list loads and creating works, without signing in
-// again.
+// again. Then the account is deactivated from Go: the next request's 401
+// takes the page back to the sign-in screen, with a message.
 func webJourneyRestart(t *testing.T, b *webBrowser, dist string) {
 	app := serveWebApp(t, dist)
 	env := webAPIEnv(app, testdb.Fresh(t), nil)
@@ -517,6 +523,16 @@ func webJourneyRestart(t *testing.T, b *webBrowser, dist string) {
 	newClient(s.URL).do("GET", "/api/v1/todos", token, nil).expect(t, http.StatusOK, &page)
 	if page.Total != 2 {
 		t.Errorf("the restarted API holds %d todos, want 2", page.Total)
+	}
+	// The account is deactivated elsewhere: the next request is a 401, and
+	// the page goes back to the sign-in screen saying why.
+	newClient(s.URL).do("DELETE", "/api/v1/users/me", token, nil).expect(t, http.StatusNoContent, nil)
+	revoked := tab.expectFailure("GET", "/api/v1/todos", 401, "the token of a deactivated account")
+	tab.click("refresh")
+	tab.waitVisible("signin-notice")
+	t.Logf("after a 401: %q", tab.textOf("signin-notice"))
+	if n := revoked.count(); n != 1 {
+		t.Errorf("%d answers 401, want 1 (our own tokens cannot be refreshed)", n)
 	}
 	if down.count() == 0 {
 		t.Errorf("no request failed while the API was down: the page was not tried against it")

@@ -15,7 +15,7 @@ export function App({ config }: { config: AppConfig }) {
         {session && (
           <span className="who">
             <span data-testid="whoami">{session.who}</span>{" "}
-            <button data-testid="sign-out" onClick={() => void services.session.signOut()}>
+            <button data-testid="sign-out" onClick={() => void services.signOut()}>
               Sign out
             </button>
           </span>

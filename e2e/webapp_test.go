@@ -66,9 +66,10 @@ func TestWebApp(t *testing.T) {
 	t.Run("a_local_account_list_filter_sort_search_page_validate", func(t *testing.T) { webJourneyLocal(t, b, dist) })
 	t.Run("b_lost_create_answer_retried_with_the_same_key", func(t *testing.T) { webJourneyLostAnswer(t, b, dist) })
 	t.Run("c_two_tabs_edit_one_todo", func(t *testing.T) { webJourneyTwoTabs(t, b, dist) })
-	t.Run("d_better_auth_user_neon_auth_shape", func(t *testing.T) { webJourneyBetterAuth(t, b, dist) })
+	t.Run("d_better_auth_user", func(t *testing.T) { webJourneyBetterAuth(t, b, dist) })
 	t.Run("e_api_restarted_mid_session", func(t *testing.T) { webJourneyRestart(t, b, dist) })
 	t.Run("f_better_auth_server_starts_after_the_api", func(t *testing.T) { webJourneyLateAuthServer(t, b, dist) })
+	t.Run("g_neon_auth_user", func(t *testing.T) { webJourneyNeonAuth(t, b, dist) })
 }
 
 // webServer serves the built app (web/dist) on its own origin, with
@@ -184,10 +185,9 @@ func (tb *webTab) createTodo(title string, priority int) {
 // todoID is the id of the todo the list shows with title.
 func (tb *webTab) todoID(title string) string {
 	tb.t.Helper()
-	return tabRun(tb, "find "+title, chromedp.Evaluate[string](`(() => {
-		const li = [...document.querySelectorAll('[data-testid="todo-item"]')].find(li => li.querySelector('[data-testid="todo-title"]').textContent === `+js(title)+`);
-		return li ? li.dataset.id : "";
-	})()`))
+	find := `[...document.querySelectorAll('[data-testid="todo-item"]')].find(li => li.querySelector('[data-testid="todo-title"]').textContent === ` + js(title) + `)`
+	tb.waitFor(title+" in the list", find, listTitles)
+	return tabRun(tb, "find "+title, chromedp.Evaluate[string](find+`.dataset.id`))
 }
 
 // openEdit opens the edit panel of the todo with id and waits for its form.
@@ -275,6 +275,10 @@ func webJourneyLocal(t *testing.T, b *webBrowser, dist string) {
 	}
 	t.Logf("a 300-character title: beside the field %q; message area %q", fieldMsg, detail)
 	tab.waitTitles("still the same three", []string{"beta groceries", "eta dentist", "gamma taxes"}, 3)
+	// Sign out: POST /api/v1/auth/logout ends the token at the API.
+	tab.click("sign-out")
+	tab.waitVisible("login-form")
+	tab.waitFor("the logout request", `performance.getEntriesByType("resource").some(e => e.name.endsWith("/api/v1/auth/logout"))`, "")
 	if n := badPassword.count(); n != 1 {
 		t.Errorf("the short password made %d 422 answers, want 1", n)
 	}
@@ -428,23 +432,16 @@ func webJourneyTwoTabs(t *testing.T, b *webBrowser, dist string) {
 	}
 }
 
-// (d) A Better Auth user, on a Better Auth server in Neon Auth's shape
-// (routes under /neondb/auth, keys at /.well-known/jwks.json, the admin
-// plugin's fields in every token): signs up in the browser with Better
-// Auth's client (cross-origin, credentialed CORS), and manages todos with
-// the JWTs authClient.token() gives.
+// (d) A Better Auth user signs up in the browser with Better Auth's own
+// client (cross-origin: the auth server answers the app's origin with
+// credentialed CORS) and manages todos with the JWTs authClient.token()
+// gives; the API runs with BETTER_AUTH_URL.
 func webJourneyBetterAuth(t *testing.T, b *webBrowser, dist string) {
 	app := serveWebApp(t, dist)
-	ba := startBetterAuth(t, testdb.Fresh(t), map[string]string{
-		"BASE_PATH": "/neondb/auth", "JWKS_PATH": "/.well-known/jwks.json", "ADMIN_PLUGIN": "1",
-		"TRUSTED_ORIGINS": app.URL,
-	})
+	ba := startBetterAuth(t, testdb.Fresh(t), map[string]string{"TRUSTED_ORIGINS": app.URL})
 	apiDB := testdb.Fresh(t)
-	s := startServer(t, webAPIEnv(app, apiDB, map[string]string{
-		"BETTER_AUTH_URL":      ba.URL,
-		"BETTER_AUTH_JWKS_URL": ba.URL + "/neondb/auth/.well-known/jwks.json",
-	}))
-	authURL := ba.URL + "/neondb/auth"
+	s := startServer(t, webAPIEnv(app, apiDB, map[string]string{"BETTER_AUTH_URL": ba.URL}))
+	authURL := ba.URL + "/api/auth"
 	app.configure(s.URL, &authURL)
 
 	email := fmt.Sprintf("ba-web-%d@example.com", time.Now().UnixNano())
@@ -474,9 +471,9 @@ func webJourneyBetterAuth(t *testing.T, b *webBrowser, dist string) {
 	tab.waitTitles("none done", []string{}, 0)
 	tab.set("filter-completed", "")
 	tab.waitTitles("the other one", []string{"second one"}, 1)
-
-	// Sign out: Better Auth's POST <base>/sign-out, with the cookie, from
-	// the app's origin.
+	// Sign out: POST /api/v1/auth/logout ends the JWT at the API, and
+	// Better Auth's POST sign-out (with the cookie, from the app's origin)
+	// ends the session.
 	tab.click("sign-out")
 	tab.waitVisible("ba-signin-form")
 
@@ -485,6 +482,53 @@ func webJourneyBetterAuth(t *testing.T, b *webBrowser, dist string) {
 	}
 	if n := countRows(t, apiDB, "SELECT count(*) FROM todos t JOIN users u ON u.id = t.user_id WHERE u.email = $1", email); n != 1 {
 		t.Errorf("the user has %d todos in the API's database, want 1", n)
+	}
+}
+
+// (g) A Neon Auth user: the Better Auth server in Neon Auth's shape (routes
+// under /neondb/auth, keys at /.well-known/jwks.json, iss and aud the
+// origin, the admin plugin's fields such as banned in every token), the app
+// configured with that base URL and the API with NEON_AUTH_BASE_URL alone.
+// Sign up, create, edit, sign out, sign in again, delete.
+func webJourneyNeonAuth(t *testing.T, b *webBrowser, dist string) {
+	app := serveWebApp(t, dist)
+	ba := startBetterAuth(t, testdb.Fresh(t), map[string]string{
+		"BASE_PATH": "/neondb/auth", "JWKS_PATH": "/.well-known/jwks.json", "ADMIN_PLUGIN": "1",
+		"TRUSTED_ORIGINS": app.URL,
+	})
+	base := ba.URL + "/neondb/auth"
+	apiDB := testdb.Fresh(t)
+	s := startServer(t, webAPIEnv(app, apiDB, map[string]string{"NEON_AUTH_BASE_URL": base}))
+	app.configure(s.URL, &base)
+
+	email := fmt.Sprintf("neon-web-%d@example.com", time.Now().UnixNano())
+	tab := b.open(t, "g-neon-auth")
+	tab.do("open the app", chromedp.Navigate(app.URL), chromedp.WaitVisible(tid("ba-signup-form")))
+	tab.typeInto("ba-signup-name", "Neon User")
+	tab.typeInto("ba-signup-email", email)
+	tab.typeInto("ba-signup-password", "correct horse battery")
+	tab.click("ba-signup-submit")
+	tab.waitVisible("whoami")
+	tab.createTodo("from Neon Auth", 1)
+	id := tab.todoID("from Neon Auth")
+	tab.openEdit(id)
+	tab.set("edit-priority", "5")
+	tab.click("edit-save")
+	tab.waitVisible("edit-status")
+	tab.waitFor("priority 5 in the list", `document.querySelector('[data-testid="todo-item"][data-id="`+id+`"] [data-testid="todo-priority"]')?.textContent === "P5"`, `document.body.innerText`)
+
+	tab.click("sign-out")
+	tab.waitVisible("ba-signin-form")
+	tab.typeInto("ba-signin-email", email)
+	tab.typeInto("ba-signin-password", "correct horse battery")
+	tab.click("ba-signin-submit")
+	tab.waitVisible("whoami")
+	tab.waitTitles("the todo, after signing in again", []string{"from Neon Auth"}, 1)
+	tab.do("delete it from the list", chromedp.Click(chromedp.CSS(`[data-testid="todo-item"][data-id="`+id+`"] [data-testid="todo-delete"]`), chromedp.NodeVisible))
+	tab.waitTitles("no todos", []string{}, 0)
+
+	if n := countRows(t, apiDB, "SELECT count(*) FROM users WHERE email = $1 AND auth_subject IS NOT NULL", email); n != 1 {
+		t.Errorf("%d Neon Auth users with email %s in the API's database, want 1", n, email)
 	}
 }
 

@@ -489,7 +489,9 @@ func webJourneyBetterAuth(t *testing.T, b *webBrowser, dist string) {
 // under /neondb/auth, keys at /.well-known/jwks.json, iss and aud the
 // origin, the admin plugin's fields such as banned in every token), the app
 // configured with that base URL and the API with NEON_AUTH_BASE_URL alone.
-// Sign up, create, edit, sign out, sign in again, delete.
+// Sign up, create, edit, sign out, sign in again; the token is ended
+// elsewhere: the app gets a fresh one on the 401 and goes on; delete; the
+// user is banned: the fresh token is refused too, and the app signs out.
 func webJourneyNeonAuth(t *testing.T, b *webBrowser, dist string) {
 	app := serveWebApp(t, dist)
 	ba := startBetterAuth(t, testdb.Fresh(t), map[string]string{
@@ -517,19 +519,76 @@ func webJourneyNeonAuth(t *testing.T, b *webBrowser, dist string) {
 	tab.waitVisible("edit-status")
 	tab.waitFor("priority 5 in the list", `document.querySelector('[data-testid="todo-item"][data-id="`+id+`"] [data-testid="todo-priority"]')?.textContent === "P5"`, `document.body.innerText`)
 
+	signedOut := tab.pageToken()
 	tab.click("sign-out")
 	tab.waitVisible("ba-signin-form")
+	// Signing in again within the second of the token that sign-out ended
+	// would get that very token back (see the refresh below): a user does
+	// not sign in that fast, the test waits as long.
+	waitPastIAT(t, signedOut)
 	tab.typeInto("ba-signin-email", email)
 	tab.typeInto("ba-signin-password", "correct horse battery")
 	tab.click("ba-signin-submit")
 	tab.waitVisible("whoami")
 	tab.waitTitles("the todo, after signing in again", []string{"from Neon Auth"}, 1)
+
+	// The page's token stops working (ended from Go with POST /auth/logout):
+	// the next request's 401 makes the app fetch a fresh JWT from Neon
+	// Auth (authClient.token()) and repeat the request; the user stays in.
+	api := newClient(s.URL)
+	stale := tab.expectFailure("GET", "/api/v1/todos", 401, "a token ended elsewhere, then a banned user's")
+	first := tab.pageToken()
+	api.do("POST", "/api/v1/auth/logout", first, nil).expect(t, http.StatusNoContent, nil)
+	// Better Auth's tokens have no jti, their iat is in whole seconds, and
+	// EdDSA signatures are deterministic: a token fetched in the same second
+	// is the very token just ended (the API revokes by the token's hash).
+	// So the refresh waits for the next second.
+	waitPastIAT(t, first)
+	tab.click("refresh")
+	tab.waitFor("a fresh token", `JSON.parse(sessionStorage.getItem("todo-app.session") ?? "null")?.token !== `+js(first), "")
+	tab.waitTitles("the todo, with the fresh token", []string{"from Neon Auth"}, 1)
+	tab.waitVisible("whoami")
+	if n := stale.count(); n != 1 {
+		t.Errorf("after the token was ended: %d answers 401, want 1 before the refresh", n)
+	}
+
 	tab.do("delete it from the list", chromedp.Click(chromedp.CSS(`[data-testid="todo-item"][data-id="`+id+`"] [data-testid="todo-delete"]`), chromedp.NodeVisible))
 	tab.waitTitles("no todos", []string{}, 0)
+
+	// Banned at Neon Auth (the admin plugin's banned flag; the session
+	// stays): the page's next fresh token says banned: true, the API refuses
+	// it too, and the app signs the user out, saying so.
+	newClient(ba.URL).do("POST", "/test/ban?email="+url.QueryEscape(email), "", nil).expect(t, http.StatusOK, nil)
+	api.do("POST", "/api/v1/auth/logout", tab.pageToken(), nil).expect(t, http.StatusNoContent, nil)
+	tab.click("refresh")
+	tab.waitVisible("signin-notice")
+	if n := stale.count(); n != 3 {
+		t.Errorf("after the ban: %d answers 401 in all, want 3 (the first refresh's, then the ended token's and the banned one's)", n)
+	}
 
 	if n := countRows(t, apiDB, "SELECT count(*) FROM users WHERE email = $1 AND auth_subject IS NOT NULL", email); n != 1 {
 		t.Errorf("%d Neon Auth users with email %s in the API's database, want 1", n, email)
 	}
+}
+
+// waitPastIAT waits until the second of the token's iat is over, so that a
+// token minted now differs from it (at most a second; the condition is the
+// clock itself).
+func waitPastIAT(t *testing.T, token string) {
+	t.Helper()
+	if wait := time.Until(time.Unix(int64(jwtPart(t, token, 1)["iat"].(float64))+1, 0)); wait > 0 {
+		time.Sleep(wait)
+	}
+}
+
+// pageToken is the bearer token the page holds (in its sessionStorage).
+func (tb *webTab) pageToken() string {
+	tb.t.Helper()
+	tok := tabRun(tb, "read the page's token", chromedp.Evaluate[string](`JSON.parse(sessionStorage.getItem("todo-app.session") ?? "null")?.token ?? ""`))
+	if tok == "" {
+		tb.t.Fatalf("tab %s holds no token", tb.name)
+	}
+	return tok
 }
 
 // (e) The API restarts in the middle of a session: the page says it cannot

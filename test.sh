@@ -109,7 +109,10 @@ else
 fi
 
 step "tests"
-go test -race -count=1 ./...
+# -artifacts keeps what tests save with t.ArtifactDir (the browser test's
+# screenshot of each journey's end) under test-artifacts/.
+rm -rf test-artifacts
+go test -race -count=1 -artifacts -outputdir "$PWD/test-artifacts" ./...
 
 # The fuzz targets' seed corpora ran above as ordinary tests; here each
 # target also explores for a few seconds. `go test -fuzz` would link a test

@@ -144,3 +144,21 @@ func TestCORSPreflightAllowsAFrontendCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSPreflightFromAnotherOrigin: a preflight from an origin not in
+// ALLOWED_ORIGINS gets no CORS header (the browser then refuses the
+// request) and an empty 204, not a 405 problem.
+func TestCORSPreflightFromAnotherOrigin(t *testing.T) {
+	a := sharedAPI(t)
+	r := a.do(req{Method: "OPTIONS", Path: "/api/v1/todos", Header: map[string]string{
+		"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization",
+	}})
+	if r.Status != http.StatusNoContent || len(r.Body) != 0 {
+		t.Errorf("preflight from another origin: %d %s; want an empty 204", r.Status, r.Body)
+	}
+	for h := range r.Header {
+		if strings.HasPrefix(h, "Access-Control-") {
+			t.Errorf("preflight from another origin got %s: %q", h, r.Header.Get(h))
+		}
+	}
+}

@@ -256,8 +256,15 @@ func corsPolicy(origins []string) gin.HandlerFunc {
 		}
 		// The library would take any OPTIONS for a preflight and answer it
 		// 204; one without Access-Control-Request-Method goes to the router.
-		if (allowAll || allowed[origin]) && (preflight || c.Request.Method != http.MethodOptions) {
+		switch {
+		case (allowAll || allowed[origin]) && (preflight || c.Request.Method != http.MethodOptions):
 			apply(c)
+		case preflight:
+			// A preflight from an origin not allowed: answered like one
+			// from an allowed origin but without any CORS header, so the
+			// browser refuses the request, rather than as the 405 of a
+			// method the path does not have.
+			c.AbortWithStatus(http.StatusNoContent)
 		}
 	}
 }

@@ -111,7 +111,7 @@ fi
 step "tests"
 # -artifacts keeps what tests save with t.ArtifactDir (the browser test's
 # screenshot of each journey's end) under test-artifacts/.
-rm -rf test-artifacts
+rm -rf test-artifacts && mkdir test-artifacts
 go test -race -count=1 -artifacts -outputdir "$PWD/test-artifacts" ./...
 
 # The fuzz targets' seed corpora ran above as ordinary tests; here each

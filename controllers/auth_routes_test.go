@@ -14,8 +14,8 @@ import (
 )
 
 // TestLogout: POST /auth/logout ends the token it is sent with, and only
-// it: every route then answers it 401, and another token of the same user
-// keeps working.
+// it: every route of every instance then answers it 401, and another token
+// of the same user keeps working.
 func TestLogout(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
@@ -46,6 +46,12 @@ func TestLogout(t *testing.T) {
 	}
 	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos/" + strconv.FormatInt(todo.ID, 10), Token: other}), http.StatusOK)
 	expect(t, a.do(req{Method: "GET", Path: "/api/v1/users/me", Token: other}), http.StatusOK)
+
+	// Another instance on the same database refuses the token at once.
+	b := newAPI(t, nil)
+	expect(t, b.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusUnauthorized)
+	expect(t, b.do(req{Method: "POST", Path: "/api/v1/auth/logout", Token: other}), http.StatusNoContent)
+	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: other}), http.StatusUnauthorized)
 }
 
 // TestLocalAuthOff: with LOCAL_AUTH=false (an auth server's users only),

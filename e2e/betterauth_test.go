@@ -28,29 +28,8 @@ const baDir = "betterauth"
 const baSecret = "better-auth-app-secret-for-e2e-0123456789"
 
 // needBetterAuthApp installs the Better Auth app's npm packages when they
-// are missing or stale (npm ci, pinned by its package-lock.json); a
-// machine without Node.js fails the test, saying how to get it.
-func needBetterAuthApp(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found in PATH: %s", tool, tsInstallHint)
-		}
-	}
-	dir, err := filepath.Abs(baDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	baInstall.Lock()
-	defer baInstall.Unlock()
-	if stale, why := nodeModulesStale(dir); stale {
-		t.Logf("npm ci: %s", why)
-		tsRun(t, dir, 5*time.Minute, nil, "npm", "ci", "--no-audit", "--no-fund")
-	}
-}
-
-// baInstall keeps two tests from running npm ci in one directory at once.
-var baInstall sync.Mutex
+// are missing or stale (see npmProject).
+func needBetterAuthApp(t *testing.T) { npmProject(t, baDir) }
 
 // baApp is a running Better Auth server.
 type baApp struct {

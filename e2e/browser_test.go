@@ -53,17 +53,7 @@ func startWebBrowser(t *testing.T) *webBrowser {
 	}
 	t.Cleanup(func() { os.RemoveAll(profile) }) // runs after the browser is gone
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], // headless, no first run, no background networking, no sync, ...
-		chromedp.ExecPath(docsChromium),
-		chromedp.UserDataDir(profile),
-		chromedp.NoSandbox, // root in a container
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 1400),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("mute-audio", true),
+	opts := append(chromiumOptions(profile, 1280, 1400),
 		// Tabs in the background keep their timers: journey c works in two.
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),

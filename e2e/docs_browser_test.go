@@ -164,18 +164,7 @@ func docsBrowser(t *testing.T) context.Context {
 	}
 	t.Cleanup(func() { os.RemoveAll(profile) }) // runs after the browser is gone
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], // headless, no first run, no background networking, no sync, ...
-		chromedp.ExecPath(docsChromium),
-		chromedp.UserDataDir(profile),
-		chromedp.NoSandbox, // root in a container
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 1600),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("mute-audio", true),
-	)
+	opts := chromiumOptions(profile, 1280, 1600)
 	var browserLog docsLog
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), docsBrowserTimeout)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(opts, chromedp.CombinedOutput(&browserLog))...)
@@ -209,6 +198,25 @@ func docsBrowser(t *testing.T) context.Context {
 		}
 	}()
 	return tabCtx
+}
+
+// chromiumOptions start Debian's Chromium headless with the profile in
+// profile and a window of width by height, and with everything that would
+// reach out to the internet off (this machine's network is closed, and
+// Chromium's attempts would only fill the log).
+func chromiumOptions(profile string, width, height int) []chromedp.ExecAllocatorOption {
+	return append(chromedp.DefaultExecAllocatorOptions[:], // headless, no first run, no background networking, no sync, ...
+		chromedp.ExecPath(docsChromium),
+		chromedp.UserDataDir(profile),
+		chromedp.NoSandbox, // root in a container
+		chromedp.DisableGPU,
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("mute-audio", true),
+	)
 }
 
 // docsStepTimeout bounds one step of the test in the browser.

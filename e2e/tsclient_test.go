@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,20 +26,7 @@ const tsInstallHint = "install Node.js and npm: apt-get update && apt-get instal
 // type check; a server that no longer matches the document fails the
 // journey.
 func TestTSClientJourney(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found in PATH: %s", tool, tsInstallHint)
-		}
-	}
-	dir, err := filepath.Abs(tsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	if stale, why := nodeModulesStale(dir, "tsc", "openapi-typescript"); stale {
-		t.Logf("npm ci: %s", why)
-		tsRun(t, dir, 5*time.Minute, nil, "npm", "ci", "--no-audit", "--no-fund")
-	}
+	dir := npmProject(t, tsDir, "tsc", "openapi-typescript")
 
 	s := startServer(t, nil)
 
@@ -55,6 +43,34 @@ func TestTSClientJourney(t *testing.T) {
 	}
 	t.Logf("journey:\n%s", out)
 }
+
+// npmProject returns the absolute path of the Node project in dir, with
+// its npm packages installed (npm ci, pinned by its package-lock.json) when
+// they are missing or stale; bins are commands it needs in
+// node_modules/.bin. A machine without Node.js fails the test, saying how
+// to get it. Tests that share a project install it once at a time.
+func npmProject(t *testing.T, dir string, bins ...string) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found in PATH: %s", tool, tsInstallHint)
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	npmInstall.Lock()
+	defer npmInstall.Unlock()
+	if stale, why := nodeModulesStale(abs, bins...); stale {
+		t.Logf("npm ci in %s: %s", dir, why)
+		tsRun(t, abs, 5*time.Minute, nil, "npm", "ci", "--no-audit", "--no-fund")
+	}
+	return abs
+}
+
+// npmInstall keeps two tests from running npm ci at once.
+var npmInstall sync.Mutex
 
 // nodeModulesStale tells whether `npm ci` must run in dir: node_modules is
 // absent, npm's record of what it installed there

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,28 +33,8 @@ const webDir = "../web"
 // context. Every journey fails on a console error, an uncaught exception,
 // a CORS refusal, or a failed request it did not declare.
 func TestWebApp(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found in PATH: %s", tool, tsInstallHint)
-		}
-	}
-	dir, err := filepath.Abs(webDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stale, why := nodeModulesStale(dir, "vite", "tsc", "openapi-typescript"); stale {
-		t.Logf("npm ci: %s", why)
-		tsRun(t, dir, 5*time.Minute, nil, "npm", "ci", "--no-audit", "--no-fund")
-	}
-	// The Better Auth server of journeys d and f.
-	baAbs, err := filepath.Abs(baDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stale, why := nodeModulesStale(baAbs); stale {
-		t.Logf("npm ci in %s: %s", baDir, why)
-		tsRun(t, baAbs, 5*time.Minute, nil, "npm", "ci", "--no-audit", "--no-fund")
-	}
+	dir := npmProject(t, webDir, "vite", "tsc", "openapi-typescript")
+	needBetterAuthApp(t) // the Better Auth server of journeys d, f and g
 	// prebuild generates src/api/schema.d.ts from apidocs/openapi.yaml, and
 	// build type-checks before bundling.
 	tsRun(t, dir, 3*time.Minute, nil, "npm", "run", "--silent", "build")

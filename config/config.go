@@ -110,6 +110,12 @@ type Config struct {
 	// Idempotency-Key is kept and replayed.
 	IdempotencyKeyTTL time.Duration `mapstructure:"idempotency_key_ttl"`
 
+	// ListTimeout stops a listing or search that runs longer;
+	// ListConcurrency bounds how many of one user's run at once, on all
+	// instances together.
+	ListTimeout     time.Duration `mapstructure:"list_timeout"`
+	ListConcurrency int           `mapstructure:"list_concurrency"`
+
 	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// ShutdownDrainDelay is how long readiness reports 503 before the
@@ -161,6 +167,8 @@ var defaults = map[string]any{
 	"trusted_proxies":              "",
 	"metrics_addr":                 "",
 	"max_body_bytes":               1 << 20,
+	"list_timeout":                 "2s",
+	"list_concurrency":             4,
 	"idempotency_key_ttl":          "24h",
 	"shutdown_timeout":             "20s",
 	"shutdown_drain_delay":         "1s",

@@ -157,6 +157,12 @@ func (c Config) Validate() error {
 			bad("METRICS_ADDR", "must not be the API's own port %d", c.Port)
 		}
 	}
+	if c.ListTimeout < 100*time.Millisecond || c.ListTimeout > c.RequestTimeout {
+		bad("LIST_TIMEOUT", "must be between 100ms and REQUEST_TIMEOUT (%s), got %s", c.RequestTimeout, c.ListTimeout)
+	}
+	if c.ListConcurrency < 1 || c.ListConcurrency > 64 {
+		bad("LIST_CONCURRENCY", "must be between 1 and 64, got %d", c.ListConcurrency)
+	}
 	if c.MaxBodyBytes < 1024 {
 		bad("MAX_BODY_BYTES", "must be at least 1024, got %d", c.MaxBodyBytes)
 	}

@@ -114,6 +114,13 @@ func writeError(c *gin.Context, err error) {
 	case errors.Is(err, services.ErrUnauthorized):
 		c.Header(headerWWWAuthenticate, `Bearer realm="api"`)
 		writeProblem(c, http.StatusUnauthorized, "Missing, invalid or expired credentials.", nil)
+	case errors.Is(err, services.ErrTooManyLists):
+		c.Header(headerRetryAfter, "1")
+		writeProblem(c, http.StatusTooManyRequests, "Too many listings or searches of this account are running at once; retry in 1 s.", nil)
+	case errors.Is(err, services.ErrListTooSlow):
+		logger(c).Warn("listing stopped at its time limit", "err", err)
+		c.Header(headerRetryAfter, strconv.Itoa(retryAfterSeconds))
+		writeProblem(c, http.StatusServiceUnavailable, "The listing took too long and was stopped (the database is up): search for something longer or more specific, or narrow the filters.", nil)
 	case errors.Is(err, services.ErrKeysUnavailable):
 		logger(c).Warn("auth server keys unavailable", "err", err)
 		c.Header(headerRetryAfter, "1")

@@ -39,6 +39,7 @@ func All() []Migration {
 		plpgsqlTodoSearchKeys20261130170000(),
 		createRevokedTokens20261207120000(),
 		usersEmailUniqueAmongPasswords20261207120100(),
+		boundedTodoSearchKeys20261207130000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

@@ -69,7 +69,7 @@ type Todo struct {
 	ID          int64      `gorm:"primaryKey;index:idx_todos_user_created,priority:3,sort:desc;index:idx_todos_user_completed,priority:4,sort:desc;index:idx_todos_user_priority,priority:3;index:idx_todos_user_due,priority:3;index:idx_todos_user_title,priority:3"`
 	UserID      int64      `gorm:"not null;index:idx_todos_user_created,priority:1;index:idx_todos_user_completed,priority:1;index:idx_todos_user_priority,priority:1;index:idx_todos_user_due,priority:1;index:idx_todos_user_title,priority:1"`
 	User        *User      `gorm:"constraint:OnDelete:CASCADE"`
-	Title       string     `gorm:"size:255;not null;check:chk_todos_title_length,char_length(btrim(title)) BETWEEN 1 AND 255;index:idx_todos_user_title,priority:2;index:idx_todos_search_keys,type:gin,expression:todo_search_keys(user_id\\, title\\, description)"`
+	Title       string     `gorm:"size:255;not null;check:chk_todos_title_length,char_length(btrim(title)) BETWEEN 1 AND 255;index:idx_todos_user_title,priority:2;index:idx_todos_search_keys,type:gin,expression:todo_search_keys(user_id\\, title\\, description),option:WITH (fastupdate = off)"`
 	Description *string    `gorm:"type:text;check:chk_todos_description_length,char_length(description) <= 10000"`
 	Completed   bool       `gorm:"not null;default:false;index:idx_todos_user_completed,priority:2"`
 	Priority    int16      `gorm:"type:smallint;not null;default:0;check:chk_todos_priority_range,priority BETWEEN 0 AND 5;index:idx_todos_user_priority,priority:2"`

@@ -24,10 +24,11 @@ func (c *statementCounter) Trace(ctx context.Context, begin time.Time, fc func()
 	c.n.Add(1)
 }
 
-// TestCallerChecksTheAccountInItsStatements: an unconfirmed caller (a
-// token verified without reading its account) costs no query of its own:
-// a get is one statement, a create one, a list two (total and page); only
-// a statement that finds nothing reads the account, to tell 401 from 404.
+// TestCallerChecksTheAccountInItsStatements: a caller (a token verified
+// without reading its account) costs no query of its own: a get is one
+// statement, a create one, a list or search one (page and total
+// together); only a statement that finds nothing reads the account, to
+// tell 401 from 404 (an empty list: its total too, in the same statement).
 func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 	ctx := context.Background()
 	counter := &statementCounter{Interface: logger.Discard}
@@ -51,10 +52,24 @@ func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 		return err
 	})
 	statements("get", 1, func() error { _, err := s.Get(ctx, c, todo.ID); return err })
-	statements("list", 2, func() error {
+	statements("list", 1, func() error {
 		p, err := s.List(ctx, c, ListQuery{})
 		if err == nil && (p.Total != 3 || len(p.Items) != 3) {
 			t.Errorf("list: total %d, %d items; want 3 and 3", p.Total, len(p.Items))
+		}
+		return err
+	})
+	statements("search", 1, func() error {
+		p, err := s.List(ctx, c, ListQuery{Q: "thr", Limit: new(1)})
+		if err == nil && (p.Total != 1 || len(p.Items) != 1) {
+			t.Errorf("search: total %d, %d items; want 1 and 1", p.Total, len(p.Items))
+		}
+		return err
+	})
+	statements("page past the end", 2, func() error {
+		p, err := s.List(ctx, c, ListQuery{Offset: 10})
+		if err == nil && (p.Total != 3 || len(p.Items) != 0) {
+			t.Errorf("page past the end: total %d, %d items; want 3 and 0", p.Total, len(p.Items))
 		}
 		return err
 	})
@@ -67,9 +82,13 @@ func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 		t.Errorf("get of a missing todo ran %d statements, want 2 (the get, then the account)", got)
 	}
 	empty := callerOf(newUser(t))
-	if p, err := s.List(ctx, empty, ListQuery{}); err != nil || p.Total != 0 || len(p.Items) != 0 {
-		t.Errorf("list of a user without todos: %+v, %v; want an empty page", p, err)
-	}
+	statements("list of a user without todos", 2, func() error {
+		p, err := s.List(ctx, empty, ListQuery{})
+		if err == nil && (p.Total != 0 || len(p.Items) != 0) {
+			t.Errorf("list of a user without todos: %+v; want an empty page", p)
+		}
+		return err
+	})
 }
 
 // TestRevokedCallerIsRefusedEverywhere: once the account is deactivated,

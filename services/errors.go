@@ -33,6 +33,12 @@ var (
 	// Auth, Neon Auth) whose key set could never be fetched, so the token
 	// can be neither accepted nor refused yet (503, not 401: a 401 would
 	// sign the user out).
+	// ErrTooManyLists: the user's listings already running (on any
+	// instance) are as many as allowed; retry in a moment (429).
+	ErrTooManyLists = errors.New("too many listings of this user at once")
+	// ErrListTooSlow: a listing ran past its time limit and was stopped
+	// (503, saying so: the database is fine, the query is too costly).
+	ErrListTooSlow     = errors.New("the listing took too long and was stopped")
 	ErrKeysUnavailable = errors.New("the auth server's signing keys could not be fetched yet")
 )
 

@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/todo-api/todo-api/models"
@@ -60,7 +61,8 @@ func TestSearchMatchesILIKE(t *testing.T) {
 			t.Fatalf("q=%q: %v", q, err)
 		}
 		var want int64
-		pattern := "%" + escapeLike(q) + "%"
+		// The reference: ILIKE with %, _ and \ escaped to match themselves.
+		pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
 		db.Raw(`SELECT count(*) FROM todos WHERE user_id = ? AND (title ILIKE ? ESCAPE '\' OR description ILIKE ? ESCAPE '\')`, owner.ID, pattern, pattern).Scan(&want)
 		if page.Total != want || int64(len(page.Items)) != want {
 			t.Errorf("q=%q: total %d, %d items; a plain ILIKE finds %d", q, page.Total, len(page.Items), want)

@@ -183,15 +183,6 @@ func TestCursorCodec(t *testing.T) {
 	}
 }
 
-func TestEscapeLike(t *testing.T) {
-	tests := map[string]string{`50%`: `50\%`, `a_b`: `a\_b`, `c:\dir`: `c:\\dir`, `plain`: `plain`}
-	for in, want := range tests {
-		if got := escapeLike(in); got != want {
-			t.Errorf("escapeLike(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestTokenRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()

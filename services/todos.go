@@ -31,6 +31,11 @@ type Todos struct {
 	// idempotencyTTL is how long the answer kept with an Idempotency-Key
 	// is replayed.
 	idempotencyTTL time.Duration
+	// listTimeout stops a listing that takes longer (0: only the
+	// request's deadline); listsPerUser bounds one user's listings running
+	// at once on all instances (0: no bound). See List.
+	listTimeout  time.Duration
+	listsPerUser int
 }
 
 // NewTodos returns the service. cursorKey signs pagination cursors; now is
@@ -48,6 +53,13 @@ func (s *Todos) KeepIdempotencyKeys(d time.Duration) *Todos {
 	if d > 0 {
 		s.idempotencyTTL = d
 	}
+	return s
+}
+
+// LimitLists bounds listings: each stops after timeout, and at most
+// perUser of one user's run at once (see List); 0 leaves either unbounded.
+func (s *Todos) LimitLists(timeout time.Duration, perUser int) *Todos {
+	s.listTimeout, s.listsPerUser = timeout, perUser
 	return s
 }
 

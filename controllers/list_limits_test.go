@@ -1,0 +1,66 @@
+package controllers_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// TestListLimitsOverHTTP: a listing stuck past LIST_TIMEOUT (here behind
+// a lock on todos taken elsewhere) is a 503 that says so, not "the
+// database is unavailable"; a listing beyond LIST_CONCURRENCY of the same
+// account (its one slot held by a listing elsewhere) is a 429 with
+// Retry-After, answered at once.
+func TestListLimitsOverHTTP(t *testing.T) {
+	a := newAPI(t, map[string]string{"LIST_TIMEOUT": "300ms", "LIST_CONCURRENCY": "1"})
+	acc := newAccount(t, a)
+	createTodo(t, a, acc.Token, map[string]any{"title": "locked away"})
+
+	hold := func(stmt string, args ...any) (release func()) {
+		locked, done := make(chan struct{}), make(chan struct{})
+		errc := make(chan error, 1)
+		go func() {
+			errc <- db.Transaction(func(tx *gorm.DB) error {
+				if err := tx.Exec(stmt, args...).Error; err != nil {
+					return err
+				}
+				close(locked)
+				<-done
+				return nil
+			})
+		}()
+		select {
+		case <-locked:
+		case err := <-errc:
+			t.Fatal(err)
+		}
+		return func() {
+			close(done)
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// The account's listing slot, as services.Todos.listGate takes it
+	// (class 0x746f6400, the user id), held by a listing on another
+	// instance.
+	release := hold("SELECT pg_advisory_xact_lock(?, ?)", 0x746f6400, acc.ID)
+	start := time.Now()
+	r := expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos?q=locked", Token: acc.Token}), http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" || time.Since(start) > 2*time.Second {
+		t.Errorf("429 after %s, Retry-After %q; want it at once, with Retry-After", time.Since(start), r.Header.Get("Retry-After"))
+	}
+	release()
+
+	release = hold("LOCK TABLE todos IN ACCESS EXCLUSIVE MODE")
+	r = expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusServiceUnavailable)
+	if strings.Contains(string(r.Body), "database is unavailable") || !strings.Contains(string(r.Body), "took too long") {
+		t.Errorf("503 of a stopped listing: %s", r.Body)
+	}
+	release()
+	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusOK)
+}

@@ -245,6 +245,8 @@ type driftUser struct {
 	AuthSubject    *string   `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:2"`
 	IsActive       bool      `gorm:"not null;default:true"`
 	TokenVersion   int32     `gorm:"not null;default:0"`
+	TodoCount      int32     `gorm:"not null;default:0;check:chk_users_todo_count,todo_count >= 0"`
+	CreateTAT      time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
 	CreatedAt      time.Time `gorm:"not null;default:now()"`
 	UpdatedAt      time.Time `gorm:"not null;default:now()"`
 }

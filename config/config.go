@@ -110,6 +110,12 @@ type Config struct {
 	// Idempotency-Key is kept and replayed.
 	IdempotencyKeyTTL time.Duration `mapstructure:"idempotency_key_ttl"`
 
+	// TodoCreateRate (per minute) and TodoCreateBurst are each user's
+	// budget of creates, in units of a todo or 4 KiB of its text;
+	// MaxTodosPerUser caps the todos one user holds.
+	TodoCreateRate  float64 `mapstructure:"todo_create_rate"`
+	TodoCreateBurst int     `mapstructure:"todo_create_burst"`
+	MaxTodosPerUser int     `mapstructure:"max_todos_per_user"`
 	// ListTimeout stops a listing or search that runs longer;
 	// ListConcurrency bounds how many of one user's run at once, on all
 	// instances together.
@@ -168,6 +174,9 @@ var defaults = map[string]any{
 	"metrics_addr":                 "",
 	"max_body_bytes":               1 << 20,
 	"list_timeout":                 "2s",
+	"todo_create_rate":             1200.0,
+	"todo_create_burst":            2000,
+	"max_todos_per_user":           100000,
 	"list_concurrency":             4,
 	"idempotency_key_ttl":          "24h",
 	"shutdown_timeout":             "20s",

@@ -157,6 +157,15 @@ func (c Config) Validate() error {
 			bad("METRICS_ADDR", "must not be the API's own port %d", c.Port)
 		}
 	}
+	if c.TodoCreateRate <= 0 {
+		bad("TODO_CREATE_RATE", "must be a positive number of todos per minute, got %v", c.TodoCreateRate)
+	}
+	if c.TodoCreateBurst < 1000 {
+		bad("TODO_CREATE_BURST", "must be at least 1000 (a full batch), got %d", c.TodoCreateBurst)
+	}
+	if c.MaxTodosPerUser < 1000 {
+		bad("MAX_TODOS_PER_USER", "must be at least 1000 (a full batch), got %d", c.MaxTodosPerUser)
+	}
 	if c.ListTimeout < 100*time.Millisecond || c.ListTimeout > c.RequestTimeout {
 		bad("LIST_TIMEOUT", "must be between 100ms and REQUEST_TIMEOUT (%s), got %s", c.RequestTimeout, c.ListTimeout)
 	}

@@ -122,7 +122,8 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 	)
 	drain := make(chan struct{})
 	budget := services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.BetterAuthSecret))
-	todos := services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil).KeepIdempotencyKeys(cfg.IdempotencyKeyTTL).LimitLists(cfg.ListTimeout, cfg.ListConcurrency)
+	todos := services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil).KeepIdempotencyKeys(cfg.IdempotencyKeyTTL).LimitLists(cfg.ListTimeout, cfg.ListConcurrency).
+		BudgetCreates(cfg.TodoCreateRate, cfg.TodoCreateBurst, cfg.MaxTodosPerUser)
 	router, err := NewRouter(Deps{
 		Config:  cfg,
 		Log:     log,

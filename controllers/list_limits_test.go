@@ -64,3 +64,37 @@ func TestListLimitsOverHTTP(t *testing.T) {
 	release()
 	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusOK)
 }
+
+// TestCreateLimitsOverHTTP: past the account's write budget a create is a
+// 429 with Retry-After; past MAX_TODOS_PER_USER a 403 that says how many
+// the account holds; neither writes anything.
+func TestCreateLimitsOverHTTP(t *testing.T) {
+	batch := func(n int) map[string]any {
+		items := make([]map[string]any, n)
+		for i := range items {
+			items[i] = map[string]any{"title": "bulk"}
+		}
+		return map[string]any{"items": items}
+	}
+	rated := newAPI(t, map[string]string{"TODO_CREATE_RATE": "60", "TODO_CREATE_BURST": "1000"})
+	acc := newAccount(t, rated)
+	expect(t, rated.do(req{Method: "POST", Path: "/api/v1/todos/batch", Token: acc.Token, Body: batch(1000)}), http.StatusCreated)
+	r := expect(t, rated.do(req{Method: "POST", Path: "/api/v1/todos", Token: acc.Token, Body: map[string]any{"title": "one more"}}), http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+
+	capped := newAPI(t, map[string]string{"MAX_TODOS_PER_USER": "1000"})
+	acc = newAccount(t, capped)
+	expect(t, capped.do(req{Method: "POST", Path: "/api/v1/todos/batch", Token: acc.Token, Body: batch(999)}), http.StatusCreated)
+	r = expect(t, capped.do(req{Method: "POST", Path: "/api/v1/todos/batch", Token: acc.Token, Body: batch(2)}), http.StatusForbidden)
+	if !strings.Contains(string(r.Body), "999") {
+		t.Errorf("403 does not say how many the account holds: %s", r.Body)
+	}
+	var page struct{ Total int }
+	expect(t, capped.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusOK).Decode(t, &page)
+	if page.Total != 999 {
+		t.Errorf("after the refused batch: %d todos, want 999", page.Total)
+	}
+	expect(t, capped.do(req{Method: "POST", Path: "/api/v1/todos", Token: acc.Token, Body: map[string]any{"title": "the last one"}}), http.StatusCreated)
+}

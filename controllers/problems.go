@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -45,6 +46,7 @@ func badRequest(detail string) error {
 var problemTypes = map[int][2]string{
 	http.StatusBadRequest:            {"/problems/bad-request", "Bad request"},
 	http.StatusUnauthorized:          {"/problems/unauthorized", "Unauthorized"},
+	http.StatusForbidden:             {"/problems/todo-limit", "Todo limit reached"},
 	http.StatusNotFound:              {"/problems/not-found", "Not found"},
 	http.StatusMethodNotAllowed:      {"/problems/method-not-allowed", "Method not allowed"},
 	http.StatusConflict:              {"/problems/conflict", "Conflict"},
@@ -78,6 +80,7 @@ func writeError(c *gin.Context, err error) {
 		qe *services.QueryError
 		ce *services.ConflictError
 		re *services.RateLimitError
+		le *services.TodoLimitError
 	)
 	if errors.Is(c.Request.Context().Err(), context.Canceled) {
 		// The client went away: whatever failed failed because of that,
@@ -99,6 +102,8 @@ func writeError(c *gin.Context, err error) {
 		secs := strconv.Itoa(int(max(math.Ceil(re.RetryAfter.Seconds()), 1)))
 		c.Header(headerRetryAfter, secs)
 		writeProblem(c, http.StatusTooManyRequests, strings.ToUpper(re.Reason[:1])+re.Reason[1:]+"; retry in "+secs+" s.", nil)
+	case errors.As(err, &le):
+		writeProblem(c, http.StatusForbidden, fmt.Sprintf("This account holds %d todos, the most allowed is %d; delete some to create more.", le.Have, le.Max), nil)
 	case errors.As(err, &ce):
 		writeProblem(c, http.StatusConflict, "A unique value is already in use; see errors.", ce.Fields)
 	case errors.Is(err, services.ErrIdempotencyInFlight):

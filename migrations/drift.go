@@ -55,6 +55,21 @@ func Drift(ctx context.Context, fromMigrations, fromModels *gorm.DB, ms []Migrat
 		// an operator class from a missing extension): that is drift too.
 		return []string{fmt.Sprintf("the models cannot be built where the migrations ran (%s): %s", strings.Join(exts, ", "), describe(err))}, nil
 	}
+	// Triggers neither (users.todo_count is kept by one): copy those the
+	// migrations created, onto the tables the models just built.
+	var triggers []string
+	if err := fromMigrations.WithContext(ctx).Raw(`
+		SELECT pg_get_triggerdef(t.oid)
+		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+		ORDER BY t.oid`).Scan(&triggers).Error; err != nil {
+		return nil, fmt.Errorf("list triggers: %w", err)
+	}
+	for _, tr := range triggers {
+		if err := fromModels.WithContext(ctx).Exec(tr).Error; err != nil {
+			return nil, fmt.Errorf("copy trigger: %w", err)
+		}
+	}
 	want, err := Snapshot(ctx, fromMigrations)
 	if err != nil {
 		return nil, err

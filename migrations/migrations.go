@@ -40,6 +40,7 @@ func All() []Migration {
 		createRevokedTokens20261207120000(),
 		usersEmailUniqueAmongPasswords20261207120100(),
 		boundedTodoSearchKeys20261207130000(),
+		createBudget20261207140000(),
 		// `migrate new` adds new migrations above this line.
 	}
 }

@@ -18,12 +18,13 @@ type Schema struct {
 	Indexes     map[string]string
 	Constraints map[string]string
 	Functions   map[string]string
+	Triggers    map[string]string
 }
 
 // Snapshot reads the schema of the connection's current schema, leaving out
 // the bookkeeping table.
 func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
-	s := Schema{Columns: map[string]string{}, Indexes: map[string]string{}, Constraints: map[string]string{}, Functions: map[string]string{}}
+	s := Schema{Columns: map[string]string{}, Indexes: map[string]string{}, Constraints: map[string]string{}, Functions: map[string]string{}, Triggers: map[string]string{}}
 	queries := []struct {
 		into map[string]string
 		sql  string
@@ -57,6 +58,14 @@ func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
 			WHERE p.pronamespace = current_schema()::regnamespace
 			  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
 			  AND ? <> ''`},
+		// A trigger keeps users.todo_count; one a rollback leaves behind
+		// would go on writing.
+		{s.Triggers, `
+			SELECT t.tgrelid::regclass::text || '.' || t.tgname, pg_get_triggerdef(t.oid)
+			FROM pg_trigger t
+			JOIN pg_class c ON c.oid = t.tgrelid
+			WHERE c.relnamespace = current_schema()::regnamespace
+			  AND NOT t.tgisinternal AND c.relname <> ?`},
 	}
 	for _, q := range queries {
 		rows, err := db.WithContext(ctx).Raw(q.sql, TableName).Rows()
@@ -114,6 +123,7 @@ func Diff(want, got Schema) []string {
 	diff("index", want.Indexes, got.Indexes)
 	diff("constraint", want.Constraints, got.Constraints)
 	diff("function", want.Functions, got.Functions)
+	diff("trigger", want.Triggers, got.Triggers)
 	return out
 }
 

@@ -58,10 +58,16 @@ type User struct {
 	// TokenVersion is carried by every token issued to the user; a token
 	// with another version is refused. It goes up on a password or email
 	// change and on deactivation.
-	TokenVersion int32     `gorm:"not null;default:0"`
-	CreatedAt    time.Time `gorm:"not null;default:now()"`
-	UpdatedAt    time.Time `gorm:"not null;default:now()"`
-	Todos        []Todo    `gorm:"constraint:OnDelete:CASCADE"`
+	TokenVersion int32 `gorm:"not null;default:0"`
+	// TodoCount is how many todos the user has, kept by a trigger on todos
+	// (migration 20261207140000); CreateTAT is the user's budget of todo
+	// creations, as the generic cell rate algorithm's theoretical arrival
+	// time. Both are checked and spent by the create statement.
+	TodoCount int32     `gorm:"not null;default:0;check:chk_users_todo_count,todo_count >= 0"`
+	CreateTAT time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
+	CreatedAt time.Time `gorm:"not null;default:now()"`
+	UpdatedAt time.Time `gorm:"not null;default:now()"`
+	Todos     []Todo    `gorm:"constraint:OnDelete:CASCADE"`
 }
 
 // Todo belongs to one user. Description and DueDate are nullable.

@@ -51,8 +51,13 @@ func tokenID(token string) []byte {
 // or writes, so PostgreSQL runs it once per statement (an InitPlan: one
 // primary-key probe of users and one of revoked_tokens), and a revoked
 // token finds no rows.
-const accountCheck = "EXISTS (SELECT 1 FROM users WHERE users.id = ? AND users.is_active AND users.token_version = ?" +
-	" AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = ?))"
+const accountCheck = "EXISTS (SELECT 1 FROM users WHERE " + accountRow + ")"
+
+// accountRow is accountCheck's condition on the users row itself, for a
+// statement that reads or updates that row (the create's budget, see
+// Todos.insert); it takes the same parameters.
+const accountRow = "users.id = ? AND users.is_active AND users.token_version = ?" +
+	" AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = ?)"
 
 // accountArgs are accountCheck's parameters.
 func (c Caller) accountArgs() []any { return []any{c.ID, c.Version, c.TokenID} }

@@ -140,7 +140,7 @@ func (s *Todos) once(ctx context.Context, c Caller, key IdempotencyKey, items []
 				return nil
 			}
 			todos := s.newTodos(userID, items)
-			if err := tx.Create(&todos).Error; err != nil {
+			if err := s.insert(ctx, tx, c, todos); err != nil {
 				return err
 			}
 			if resp, err = render(todos); err != nil {

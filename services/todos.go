@@ -36,6 +36,8 @@ type Todos struct {
 	// at once on all instances (0: no bound). See List.
 	listTimeout  time.Duration
 	listsPerUser int
+	// budget bounds each user's creates (see BudgetCreates).
+	budget createBudget
 }
 
 // NewTodos returns the service. cursorKey signs pagination cursors; now is
@@ -157,15 +159,37 @@ func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([
 }
 
 // insert writes todos, built by newTodo, in one statement, and sets their
-// ids. The statement itself checks the account (see Caller.owned), as
-// INSERT … SELECT … WHERE accountCheck: GORM's Create has no way to make
-// an INSERT conditional, and a separate check would cost a round trip on
-// every create. The rows come back in the order of the VALUES list, as
-// with GORM's own multi-row INSERT … RETURNING.
+// ids. The statement itself checks the account (see Caller), and spends
+// the user's write budget on the user's row (see BudgetCreates and
+// migration 20261207140000): an UPDATE of that row, under the account
+// check and within the budget, then INSERT … SELECT … WHERE it updated
+// one. GORM's Create has no way to make an INSERT conditional, and a
+// separate check would cost a round trip on every create. The rows come
+// back in the order of the VALUES list, as with GORM's own multi-row
+// INSERT … RETURNING. Concurrent creates of one user queue on that row,
+// which is what makes the count and the budget exact on every instance.
 func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []models.Todo) error {
 	var sql strings.Builder
-	sql.WriteString("INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
-	args := make([]any, 0, 8*len(todos)+3)
+	args := make([]any, 0, 8*len(todos)+10)
+	cost := createCost(todos)
+	sql.WriteString("WITH account AS (UPDATE users SET create_tat = ")
+	if s.budget.perMinute > 0 {
+		sql.WriteString("greatest(create_tat, now()) + make_interval(secs => ?)")
+		args = append(args, s.budget.spend(cost))
+	} else {
+		sql.WriteString("create_tat")
+	}
+	sql.WriteString(" WHERE " + accountRow)
+	args = append(args, c.accountArgs()...)
+	if s.budget.maxTodos > 0 {
+		sql.WriteString(" AND todo_count + ? <= ?")
+		args = append(args, len(todos), s.budget.maxTodos)
+	}
+	if s.budget.perMinute > 0 {
+		sql.WriteString(" AND greatest(create_tat, now()) + make_interval(secs => ?) - now() <= make_interval(secs => ?)")
+		args = append(args, s.budget.spend(cost), s.budget.allowance())
+	}
+	sql.WriteString(" RETURNING users.id) INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
 	for i, t := range todos {
 		if i > 0 {
 			sql.WriteString(", ")
@@ -173,22 +197,106 @@ func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []model
 		sql.WriteString("(?::bigint, ?::varchar, ?::text, ?::boolean, ?::smallint, ?::timestamptz, ?::timestamptz, ?::timestamptz)")
 		args = append(args, t.UserID, t.Title, t.Description, t.Completed, t.Priority, t.DueDate, t.CreatedAt, t.UpdatedAt)
 	}
-	sql.WriteString(") AS v WHERE " + accountCheck + " RETURNING id")
-	args = append(args, c.accountArgs()...)
+	sql.WriteString(") AS v WHERE EXISTS (SELECT 1 FROM account) RETURNING id")
 	var ids []int64
 	if err := db.Raw(sql.String(), args...).Scan(&ids).Error; err != nil {
 		return err
 	}
 	if len(ids) != len(todos) {
-		if err := c.confirm(ctx, s.db); err != nil {
-			return err
-		}
-		return fmt.Errorf("insert todos: %d of %d rows written for an account that checks out", len(ids), len(todos))
+		return s.refused(ctx, c, todos, cost, len(ids))
 	}
 	for i := range todos {
 		todos[i].ID = ids[i]
 	}
 	return nil
+}
+
+// refused explains a create that wrote nothing: the token was revoked
+// (ErrUnauthorized), the user holds too many todos (*TodoLimitError), or
+// the budget is spent for now (*RateLimitError, with how long to wait).
+func (s *Todos) refused(ctx context.Context, c Caller, todos []models.Todo, cost, written int) error {
+	var row struct {
+		Account   bool
+		TodoCount int64
+		Wait      float64
+	}
+	err := read(ctx, func() error {
+		return s.db.WithContext(ctx).Raw("SELECT "+accountCheck+" AS account, todo_count, "+
+			"extract(epoch FROM greatest(create_tat, now()) + make_interval(secs => ?) - now())::float8 - ? AS wait FROM users WHERE id = ?",
+			append(c.accountArgs(), s.budget.spend(cost), s.budget.allowance(), c.ID)...).Scan(&row).Error
+	})
+	switch {
+	case err != nil:
+		return translate(err, "check why the create was refused")
+	case !row.Account:
+		return ErrUnauthorized
+	case s.budget.maxTodos > 0 && row.TodoCount+int64(len(todos)) > int64(s.budget.maxTodos):
+		return &TodoLimitError{Max: s.budget.maxTodos, Have: row.TodoCount}
+	case s.budget.perMinute > 0 && row.Wait > 0:
+		return &RateLimitError{Reason: "too many todos created by this account", RetryAfter: time.Duration(row.Wait * float64(time.Second))}
+	}
+	return fmt.Errorf("insert todos: %d of %d rows written for an account within its limits", written, len(todos))
+}
+
+// createBudget is the per-user write budget of creates (BudgetCreates).
+type createBudget struct {
+	perMinute float64
+	burst     int
+	maxTodos  int
+}
+
+// budgetUnitBytes is how much text one unit of the budget covers: a create
+// costs one unit per todo, or per this many bytes of title and description
+// if that is more, so the budget bounds bytes written (rows, indexes, and
+// the answers kept with Idempotency-Keys, which are about as large) as well
+// as rows.
+const budgetUnitBytes = 4096
+
+// createCost is the budget units a create of todos spends.
+func createCost(todos []models.Todo) int {
+	var bytes int
+	for _, t := range todos {
+		bytes += len(t.Title)
+		if t.Description != nil {
+			bytes += len(*t.Description)
+		}
+	}
+	return max(len(todos), (bytes+budgetUnitBytes-1)/budgetUnitBytes)
+}
+
+// spend is the seconds cost units move the budget's clock.
+func (b createBudget) spend(cost int) float64 {
+	if b.perMinute <= 0 {
+		return 0
+	}
+	return float64(cost) * 60 / b.perMinute
+}
+
+// allowance is how far ahead of now the clock may run: the burst.
+func (b createBudget) allowance() float64 { return b.spend(b.burst) }
+
+// MaxCreateCost is the most units one create can cost: a full batch (the
+// body limit keeps its bytes under this too, at 1 MiB); a burst below it
+// could never be met.
+const MaxCreateCost = MaxBatchItems
+
+// BudgetCreates limits each user to perMinute units of creates per minute
+// with bursts of burst (a unit is a todo, or budgetUnitBytes of its text),
+// and to maxTodos todos in all; 0 turns either off.
+func (s *Todos) BudgetCreates(perMinute float64, burst, maxTodos int) *Todos {
+	s.budget = createBudget{perMinute: perMinute, burst: burst, maxTodos: maxTodos}
+	return s
+}
+
+// TodoLimitError is a create that would take the user past the most todos
+// allowed (403).
+type TodoLimitError struct {
+	Max  int
+	Have int64
+}
+
+func (e *TodoLimitError) Error() string {
+	return fmt.Sprintf("the account holds %d todos, and at most %d are allowed", e.Have, e.Max)
 }
 
 // newTodos are the rows of a create of validated items, stamped with one

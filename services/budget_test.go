@@ -1,0 +1,138 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/todo-api/todo-api/models"
+)
+
+// TestCreateBudget: a user's creates are held to the rate and burst, in
+// units of a todo or 4 KiB of its text, whichever is more; a refused create
+// writes nothing and says when to retry; another user is not affected; the
+// budget comes back with time.
+func TestCreateBudget(t *testing.T) {
+	ctx := context.Background()
+	s := NewTodos(db, []byte("k"), nil).BudgetCreates(600, 5, 0) // a unit every 100 ms, bursts of 5
+	u, other := callerOf(newUser(t)), callerOf(newUser(t))
+	for i := range 5 {
+		if _, err := s.Create(ctx, u, TodoInput{Title: Some("within the burst")}); err != nil {
+			t.Fatalf("create %d of the burst: %v", i+1, err)
+		}
+	}
+	_, err := s.Create(ctx, u, TodoInput{Title: Some("one too many")})
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Second {
+		t.Fatalf("create past the burst: %v; want a RateLimitError with a short wait", err)
+	}
+	if _, err := s.CreateBatch(ctx, u, []TodoInput{{Title: Some("a")}, {Title: Some("b")}}); !errors.As(err, &rl) {
+		t.Errorf("batch past the burst: %v; want a RateLimitError", err)
+	}
+	if _, err := s.Create(ctx, other, TodoInput{Title: Some("someone else")}); err != nil {
+		t.Errorf("another user's create: %v", err)
+	}
+	time.Sleep(rl.RetryAfter + 50*time.Millisecond)
+	if _, err := s.Create(ctx, u, TodoInput{Title: Some("after waiting")}); err != nil {
+		t.Errorf("create after Retry-After: %v", err)
+	}
+	var n int64
+	db.Model(&models.Todo{}).Where("user_id = ?", u.ID).Count(&n)
+	if n != 6 {
+		t.Errorf("%d todos written, want 6", n)
+	}
+	// 13 KiB of description is 4 units: within a fresh burst of 5, twice not.
+	big := strings.Repeat("x", 13<<10)
+	fresh := callerOf(newUser(t))
+	if _, err := s.Create(ctx, fresh, TodoInput{Title: Some("big"), Description: Some(big[:10000])}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateBatch(ctx, fresh, []TodoInput{{Title: Some("big"), Description: Some(big[:10000])}, {Title: Some("big"), Description: Some(big[:6000])}}); !errors.As(err, &rl) {
+		t.Errorf("16 KB of text after 10 KB, burst 5 units of 4 KiB: %v; want a RateLimitError", err)
+	}
+}
+
+// TestCreateBudgetAcrossInstances: the budget is one, kept in the
+// database: 40 creates at once through two instances, burst 10, write 10.
+func TestCreateBudgetAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	instances := []*Todos{
+		NewTodos(db, []byte("k"), nil).BudgetCreates(1, 10, 0),
+		NewTodos(db, []byte("k"), nil).BudgetCreates(1, 10, 0),
+	}
+	u := callerOf(newUser(t))
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			_, err := instances[i%2].Create(ctx, u, TodoInput{Title: Some("race")})
+			var rl *RateLimitError
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.As(err, &rl):
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 10 || limited.Load() != 30 {
+		t.Errorf("40 creates at once, burst 10: %d written, %d limited; want 10 and 30", ok.Load(), limited.Load())
+	}
+}
+
+// TestTodoLimit: a user holds at most maxTodos todos: a create past it is
+// a TodoLimitError and writes nothing (a batch, none of it); a delete makes
+// room again; the count follows every insert and delete, cascades and
+// hand-written SQL included (the trigger), and the idempotent path obeys it.
+func TestTodoLimit(t *testing.T) {
+	ctx := context.Background()
+	s := NewTodos(db, []byte("k"), nil).BudgetCreates(0, 0, 3).KeepIdempotencyKeys(time.Hour)
+	user := newUser(t)
+	u := callerOf(user)
+	first, err := s.Create(ctx, u, TodoInput{Title: Some("one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateBatch(ctx, u, []TodoInput{{Title: Some("two")}, {Title: Some("three")}}); err != nil {
+		t.Fatal(err)
+	}
+	var limit *TodoLimitError
+	if _, err := s.Create(ctx, u, TodoInput{Title: Some("four")}); !errors.As(err, &limit) || limit.Max != 3 || limit.Have != 3 {
+		t.Fatalf("create past the limit: %v; want a TodoLimitError (3 of 3)", err)
+	}
+	key, _ := NewIdempotencyKey("limit", "POST /todos", []byte(`{"title":"four"}`))
+	if _, err := s.CreateOnce(ctx, u, TodoInput{Title: Some("four")}, key, func([]models.Todo) (StoredResponse, error) {
+		return StoredResponse{Status: 201, Body: []byte("{}")}, nil
+	}); !errors.As(err, &limit) {
+		t.Errorf("keyed create past the limit: %v; want a TodoLimitError", err)
+	}
+	if err := s.Delete(ctx, u, first.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateBatch(ctx, u, []TodoInput{{Title: Some("a")}, {Title: Some("b")}}); !errors.As(err, &limit) {
+		t.Errorf("batch of 2 with room for 1: %v; want a TodoLimitError", err)
+	}
+	if _, err := s.Create(ctx, u, TodoInput{Title: Some("room again")}); err != nil {
+		t.Errorf("create after a delete: %v", err)
+	}
+	count := func() (kept, real int64) {
+		db.Raw("SELECT todo_count FROM users WHERE id = ?", user.ID).Scan(&kept)
+		db.Model(&models.Todo{}).Where("user_id = ?", user.ID).Count(&real)
+		return
+	}
+	if kept, real := count(); kept != real || real != 3 {
+		t.Errorf("todo_count %d, todos %d; want 3 and 3", kept, real)
+	}
+	db.Exec("DELETE FROM todos WHERE user_id = ? AND title = 'two'", user.ID)
+	db.Exec("INSERT INTO todos (user_id, title) VALUES (?, 'by hand'), (?, 'by hand too')", user.ID, user.ID)
+	if kept, real := count(); kept != real || real != 4 {
+		t.Errorf("after SQL by hand: todo_count %d, todos %d; want 4 and 4", kept, real)
+	}
+}

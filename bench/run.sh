@@ -11,6 +11,7 @@
 #   RUNS=1 DURATION=5s bench/run.sh   # quick run (~4 min)
 #   REUSE_DB=1 bench/run.sh           # keep databases seeded by an earlier run
 #   SCALES=small SCENARIOS="first search" RUNS=1 bench/run.sh   # a subset
+#   OLD_REV=c2cb471 PEER=1 bench/run.sh   # every build side by side (below)
 #
 # This script only drives the tools: it builds the server, creates the
 # databases DB_LARGE (1,000 users, 1,000,000 todos, 10,000 of them the bench
@@ -31,6 +32,18 @@
 #   go run ./bench/report -in bench/results/<UTC time> -out docs/benchmarks.md
 #
 # bench/report/main.go describes the files of a results directory.
+#
+# Every build side by side: OLD_REV=<git rev> adds an older build, built
+# from a git worktree of that rev in a temporary directory and run on its
+# own databases (DB_LARGE_OLD, DB_SMALL_OLD), migrated by its own
+# migrations and seeded the same way (an older build refuses a database
+# with migrations it does not know). PEER=1 adds the Python reference peer
+# (bench/peer/: FastAPI + SQLModel, uvicorn --workers 2), on the current
+# build's databases, with its own login. FLOOR=1 (on by default with either)
+# adds the floor: the same wrk against the current build's /healthz, which
+# touches no database, in every run of the get scenario. Within each
+# scenario every run goes current build, old build, peer, pgbench, floor, so
+# the machine's load drifts over all of them alike.
 #
 # Settings (environment, defaults in brackets):
 #   RUNS [3]              timed runs per scenario and tool; tables show medians
@@ -54,6 +67,13 @@
 #                         per request (for a build that did one); the
 #                         service itself checks the account inside each
 #                         statement, as the ceiling's SQL does
+#   OLD_REV               a git rev: also benchmark that build (see above)
+#   OLD_PORT [18081]      its port
+#   DB_LARGE_OLD [todo_bench_old], DB_SMALL_OLD [todo_bench_small_old]   dropped and recreated!
+#   PEER [0]              1: also benchmark the Python peer (bench/peer/)
+#   PEER_PORT [18082]     its port
+#   PEER_PYTHON [/usr/bin/python3]  Debian's Python, where the peer's packages are
+#   FLOOR [1 with OLD_REV or PEER, else 0]  1: the /healthz floor in the get runs
 #   DOC [docs/benchmarks.md]  the file whose generated part is refreshed
 #                         (WRITE_DOC=0 to leave it alone)
 # The server gets the rest of your environment, so server settings such as
@@ -83,6 +103,14 @@ SEARCH_WORD=${SEARCH_WORD:-invoice}
 PORT=${PORT:-18080}
 WRK_TIMEOUT=${WRK_TIMEOUT:-30s}
 STARTUP_SAMPLES=${STARTUP_SAMPLES:-3}
+OLD_REV=${OLD_REV:-}
+OLD_PORT=${OLD_PORT:-18081}
+DB_LARGE_OLD=${DB_LARGE_OLD:-todo_bench_old}
+DB_SMALL_OLD=${DB_SMALL_OLD:-todo_bench_small_old}
+PEER=${PEER:-0}
+PEER_PORT=${PEER_PORT:-18082}
+PEER_PYTHON=${PEER_PYTHON:-/usr/bin/python3}
+if [[ -n $OLD_REV || $PEER == 1 ]]; then FLOOR=${FLOOR:-1}; else FLOOR=${FLOOR:-0}; fi
 DOC=${DOC:-$REPO/docs/benchmarks.md}
 WRITE_DOC=${WRITE_DOC:-1}
 PREFIX=/api/v1
@@ -130,8 +158,11 @@ db_url() { echo "postgres://$PGUSER@$PGHOST:$PGPORT/$1?sslmode=disable"; }
 
 # Every process started here is recorded and stopped on exit.
 SERVER_PID=
+OLD_PID=
+PEER_PID=
 CHILD_PID=
 SAMPLER_PID=
+OLD_TREE=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -141,7 +172,10 @@ cleanup() {
       wait "$pid" 2>/dev/null || true
     fi
   done
-  stop_server
+  stop_server new
+  stop_server old
+  stop_server peer
+  remove_old_tree
   if (( rc != 0 )); then
     printf 'bench/run.sh failed (exit %d); logs in %s\n' "$rc" "$RESULTS" >&2
   fi
@@ -163,37 +197,120 @@ in_background() {
 
 # ---------------------------------------------------------------- server
 
-# start_server DB LOGFILE: starts the built binary on DB and waits until
-# /readyz answers 200; STARTUP_MS is the time from the start to that answer.
+# The builds: new (the working tree), old (OLD_REV) and peer (bench/peer).
+build_port() {
+  case $1 in
+    new | floor) echo "$PORT" ;;
+    old) echo "$OLD_PORT" ;;
+    peer) echo "$PEER_PORT" ;;
+  esac
+}
+build_url() { echo "http://127.0.0.1:$(build_port "$1")"; }
+build_pid() {
+  case $1 in
+    new) echo "$SERVER_PID" ;;
+    old) echo "$OLD_PID" ;;
+    peer) echo "$PEER_PID" ;;
+  esac
+}
+set_build_pid() {
+  case $1 in
+    new) SERVER_PID=$2 ;;
+    old) OLD_PID=$2 ;;
+    peer) PEER_PID=$2 ;;
+  esac
+}
+
+# start_server DB LOGFILE [BUILD]: starts a build (new by default) on DB and
+# waits until it is ready (/readyz answers 200; the peer has only
+# /healthz); STARTUP_MS is the time from the start to that answer.
 start_server() {
-  local db=$1 logfile=$2 t0 code deadline
-  if curl -s -o /dev/null --max-time 1 "$BASE_URL/healthz"; then
-    die "something already answers on port $PORT; set PORT"
+  local db=$1 logfile=$2 build=${3:-new} t0 url ready pid
+  url=$(build_url "$build")
+  if curl -s -o /dev/null --max-time 1 "$url/healthz"; then
+    die "something already answers on $url; set PORT, OLD_PORT or PEER_PORT"
   fi
   t0=$(date +%s%N)
-  # The working directory is the results folder: no config.yaml or .env of
-  # the project is read; every setting is the built-in default or the
-  # environment.
-  (cd "$RESULTS" && exec env \
-    DATABASE_URL="$(db_url "$db")" DATABASE_URL_UNPOOLED="" EMBEDDED_POSTGRES=never \
-    ENV=development PORT="$PORT" DEBUG=false SHUTDOWN_DRAIN_DELAY=0s \
-    "$BIN" serve >>"$logfile" 2>&1) &
-  SERVER_PID=$!
+  case $build in
+    peer)
+      # Its own session (setsid), so that stopping it stops uvicorn's
+      # worker processes too. uvicorn's own access log stays on, as the
+      # service's does.
+      (cd "$BENCH_DIR/peer" && exec setsid env DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$db" \
+        SECRET_KEY="$PEER_SECRET" ACCESS_TOKEN_EXPIRE_MINUTES=240 API_V1_PREFIX="$PREFIX" \
+        "$PEER_PYTHON" -m uvicorn app:app --host 127.0.0.1 --port "$PEER_PORT" --workers 2 >>"$logfile" 2>&1) &
+      ready=/healthz
+      ;;
+    *)
+      local bin=$BIN
+      [[ $build == old ]] && bin=$OLD_BIN
+      # The working directory is the results folder: no config.yaml or .env of
+      # the project is read; every setting is the built-in default or the
+      # environment.
+      (cd "$RESULTS" && exec env \
+        DATABASE_URL="$(db_url "$db")" DATABASE_URL_UNPOOLED="" EMBEDDED_POSTGRES=never \
+        ENV=development PORT="$(build_port "$build")" DEBUG=false SHUTDOWN_DRAIN_DELAY=0s \
+        "$bin" serve >>"$logfile" 2>&1) &
+      ready=/readyz
+      ;;
+  esac
+  pid=$!
+  set_build_pid "$build" "$pid"
   # bench/waitready polls every millisecond from one running process: a
   # curl per attempt costs 5–10 ms of its own, which would be most of what
   # is measured (start-ups timed that way read 50–60 ms long).
-  if ! STARTUP_MS=$("$WAITREADY_BIN" -since "$t0" -timeout 120s -pid "$SERVER_PID" "$BASE_URL/readyz"); then
-    kill -0 "$SERVER_PID" 2>/dev/null || SERVER_PID=
-    die "the server was not ready; see $logfile"
+  if ! STARTUP_MS=$("$WAITREADY_BIN" -since "$t0" -timeout 120s -pid "$pid" "$url$ready"); then
+    kill -0 "$pid" 2>/dev/null || set_build_pid "$build" ""
+    die "the $build server was not ready; see $logfile"
   fi
 }
 
+# stop_server [BUILD]: stops a build started by start_server (new by default).
 stop_server() {
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+  local build=${1:-new} pid
+  pid=$(build_pid "$build")
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    if [[ $build == peer ]]; then
+      kill -TERM -- "-$pid" 2>/dev/null || true
+    else
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
   fi
-  SERVER_PID=
+  set_build_pid "$build" ""
+}
+
+# remove_old_tree: removes the git worktree OLD_REV was built in.
+remove_old_tree() {
+  if [[ -n $OLD_TREE ]]; then
+    git -C "$REPO" worktree remove --force "$OLD_TREE/src" 2>/dev/null || true
+    rm -rf "$OLD_TREE"
+    git -C "$REPO" worktree prune 2>/dev/null || true
+    OLD_TREE=
+  fi
+}
+
+# build_old: builds OLD_REV from a git worktree in a temporary directory, with
+# the toolchain its own go.mod names, into OLD_BIN (kept under
+# bench/results/bin/ by commit, so a second run reuses it).
+build_old() {
+  OLD_SHA=$(git -C "$REPO" rev-parse --verify --quiet "$OLD_REV^{commit}") || die "OLD_REV=$OLD_REV is not a commit"
+  OLD_BIN=$BENCH_DIR/results/bin/todo-api-${OLD_SHA:0:12}
+  OLD_DESC=$(git -C "$REPO" log -1 --format='%h %cs %s' "$OLD_SHA")
+  if [[ -x $OLD_BIN ]]; then
+    log "old build: reusing ${OLD_BIN#"$REPO"/} ($OLD_DESC)"
+    return
+  fi
+  OLD_TREE=$(mktemp -d "${TMPDIR:-/tmp}/todo-bench-old.XXXXXX")
+  log "old build: git worktree of $OLD_DESC in $OLD_TREE"
+  git -C "$REPO" worktree add --detach --quiet "$OLD_TREE/src" "$OLD_SHA" >>"$RESULTS/old-build.log" 2>&1 ||
+    die "git worktree add failed; see $RESULTS/old-build.log"
+  local tc
+  tc=$(sed -n 's/^toolchain \(go[0-9][0-9.]*\)$/\1/p' "$OLD_TREE/src/go.mod")
+  (cd "$OLD_TREE/src" && GOTOOLCHAIN="${tc:-$GOTOOLCHAIN}" go build -o "$OLD_BIN.tmp" . >>"$RESULTS/old-build.log" 2>&1) ||
+    die "building $OLD_REV failed; see $RESULTS/old-build.log"
+  mv "$OLD_BIN.tmp" "$OLD_BIN"
+  remove_old_tree
 }
 
 # server_cpu_ticks: user + system CPU time of the server so far, in ticks
@@ -261,6 +378,24 @@ sql postgres 'SELECT 1' >/dev/null || die "PostgreSQL does not answer on $PGHOST
 
 log "building the server and bench/report"
 (cd "$REPO" && go build -o "$BIN" . && go build -o "$REPORT_BIN" ./bench/report && go build -o "$WAITREADY_BIN" ./bench/waitready)
+[[ -z $OLD_REV ]] || build_old
+
+# The peer's packages are Debian's (bench/peer/README.md): installed when
+# missing, like wrk.
+PEER_PACKAGES="python3-fastapi python3-sqlmodel python3-uvicorn python3-psycopg2 python3-passlib python3-jwt python3-bcrypt python3-uvloop python3-httptools"
+PEER_SECRET=bench-peer-$STAMP
+if [[ $PEER == 1 ]]; then
+  if ! "$PEER_PYTHON" -c 'import fastapi, sqlmodel, uvicorn, psycopg2, passlib, jwt, bcrypt, uvloop, httptools' 2>/dev/null; then
+    sudo=
+    (( $(id -u) == 0 )) || sudo=sudo
+    log "installing the peer's Debian packages with apt-get"
+    $sudo apt-get update -qq
+    # shellcheck disable=SC2086 # a list of package names
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $PEER_PACKAGES >/dev/null
+  fi
+  "$PEER_PYTHON" -c 'import fastapi, sqlmodel, uvicorn, psycopg2, passlib, jwt, bcrypt' ||
+    die "the peer's Python packages do not import with $PEER_PYTHON"
+fi
 
 ALL_SCENARIOS="get first search offset cursor create patch mix"
 SMALL_SCENARIOS="first search cursor"
@@ -293,6 +428,15 @@ meta pgbench_version "$(pgbench --version)"
 meta git_rev "$GIT_REV"
 meta server_pool "DB_MAX_OPEN_CONNS=${DB_MAX_OPEN_CONNS:-10 (default)}, DB_MAX_IDLE_CONNS=${DB_MAX_IDLE_CONNS:-10 (default)}, DB_QUERY_EXEC_MODE=${DB_QUERY_EXEC_MODE:-auto (default: cache_statement on a direct host)}"
 meta clk_tck "$(getconf CLK_TCK)"
+meta floor "$FLOOR"
+if [[ -n $OLD_REV ]]; then
+  meta old_rev "$OLD_DESC"
+fi
+if [[ $PEER == 1 ]]; then
+  meta peer "FastAPI + SQLModel + psycopg2 on $("$PEER_PYTHON" --version 2>&1), uvicorn --workers 2 (bench/peer)"
+  # shellcheck disable=SC2086 # a list of package names
+  meta peer_packages "$(dpkg-query -W -f '${Package} ${Version}, ' $PEER_PACKAGES 2>/dev/null | sed 's/, $//')"
+fi
 meta load_before "$LOAD_BEFORE"
 log "machine: $(nproc) CPUs, load average $LOAD_BEFORE"
 load=${LOAD_BEFORE%% *}
@@ -302,15 +446,27 @@ fi
 
 # ---------------------------------------------------------------- per scale
 
-# prepare_db SCALE: creates, migrates and seeds the scale's database (or
-# reuses it), and sets DB, BENCH_EVERY, BENCH_USER_ID, SEED_MAX_ID.
+# prepare_db SCALE [BUILD]: creates, migrates and seeds the scale's database
+# (or reuses it), and sets DB, BENCH_EVERY, BENCH_USER_ID, SEED_MAX_ID. With
+# BUILD old it prepares the old build's own database the same way, with that
+# build's migrations and API, and sets DB_OLD instead of DB (the peer uses
+# the current build's database).
 prepare_db() {
-  local scale=$1 dir=$RESULTS/$1 n_users n_todos marker current
+  local scale=$1 build=${2:-new} dir=$RESULTS/$1 n_users n_todos marker current
+  local DB= bin=$BIN sfx=
   case $scale in
     large) DB=$DB_LARGE n_users=1000 n_todos=1000000 BENCH_EVERY=100 ;;
     small) DB=$DB_SMALL n_users=1 n_todos=10000 BENCH_EVERY=1 ;;
   esac
   marker="todo-api bench seed v$SEED_VERSION: users=$n_users todos=$n_todos bench_every=$BENCH_EVERY"
+  if [[ $build == old ]]; then
+    case $scale in
+      large) DB=$DB_LARGE_OLD ;;
+      small) DB=$DB_SMALL_OLD ;;
+    esac
+    bin=$OLD_BIN sfx=-old
+    marker+=" schema=$OLD_SHA"
+  fi
   current=$(sql postgres "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB'")
   if [[ $REUSE_DB == 1 && $current == "$marker" ]]; then
     log "[$scale] reusing $DB ($marker)"
@@ -320,18 +476,18 @@ prepare_db() {
     sql postgres "CREATE DATABASE $DB" >/dev/null
     log "[$scale] migrating with the server's migrations (todo-api migrate up)"
     (cd "$RESULTS" && DATABASE_URL=$(db_url "$DB") DATABASE_URL_UNPOOLED="" EMBEDDED_POSTGRES=never \
-      "$BIN" migrate up >>"$RESULTS/migrate-$scale.log" 2>&1) || die "migrate up failed; see $RESULTS/migrate-$scale.log"
+      "$bin" migrate up >>"$RESULTS/migrate-$scale$sfx.log" 2>&1) || die "migrate up failed; see $RESULTS/migrate-$scale$sfx.log"
     log "[$scale] registering the bench user through the API"
-    start_server "$DB" "$RESULTS/server-$scale-setup.log"
+    start_server "$DB" "$RESULTS/server-$scale$sfx-setup.log" "$build"
     local body
-    body=$(curl -s --max-time 30 -H 'Content-Type: application/json' "$BASE_URL$PREFIX/auth/register" \
+    body=$(curl -s --max-time 30 -H 'Content-Type: application/json' "$(build_url "$build")$PREFIX/auth/register" \
       -d "{\"email\":\"$BENCH_EMAIL\",\"username\":\"$BENCH_USERNAME\",\"password\":\"$BENCH_PASSWORD\"}")
-    stop_server
+    stop_server "$build"
     jq -e '.id' >/dev/null <<<"$body" || die "register failed: $body"
     log "[$scale] seeding $n_todos todos for $n_users users (bench/seed.sql)"
     local t0=$SECONDS
     psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v bench_user="$(jq -r .id <<<"$body")" -v n_users="$n_users" \
-      -v n_todos="$n_todos" -v bench_every="$BENCH_EVERY" -f "$BENCH_DIR/seed.sql" >>"$RESULTS/seed-$scale.log"
+      -v n_todos="$n_todos" -v bench_every="$BENCH_EVERY" -f "$BENCH_DIR/seed.sql" >>"$RESULTS/seed-$scale$sfx.log"
     log "[$scale] seeded in $(( SECONDS - t0 )) s; VACUUM ANALYZE"
     sql "$DB" 'VACUUM (ANALYZE)' >/dev/null
     sql postgres "COMMENT ON DATABASE $DB IS '$marker'" >/dev/null
@@ -355,28 +511,48 @@ prepare_db() {
       w.bench AS word_bench_rows, w.n * 100 BETWEEN 6 * count(*) AND 10 * count(*) AS word_share_ok
     FROM todos, (SELECT count(*) AS n, count(*) FILTER (WHERE user_id = $BENCH_USER_ID) AS bench FROM todos
       WHERE title ILIKE '$pattern' ESCAPE '\\' OR description ILIKE '$pattern' ESCAPE '\\') w
-    GROUP BY w.n, w.bench" >"$dir/data.txt"
-  log "[$scale] $(tr '\n' ' ' <"$dir/data.txt")"
-  [[ $(value "$dir/data.txt" bench_rows) == 10000 && $(value "$dir/data.txt" bench_rows_on_formula) == 10000 ]] ||
-    die "the bench user owns $(value "$dir/data.txt" bench_rows) todos, want 10000 on the id formula"
-  [[ $(value "$dir/data.txt" word_share_ok) == t ]] ||
-    log "[$scale] warning: \"$SEARCH_WORD\" matches $(value "$dir/data.txt" word_pct)% of the rows, not ~8%"
+    GROUP BY w.n, w.bench" >"$dir/data$sfx.txt"
+  log "[$scale] $DB: $(tr '\n' ' ' <"$dir/data$sfx.txt")"
+  [[ $(value "$dir/data$sfx.txt" bench_rows) == 10000 && $(value "$dir/data$sfx.txt" bench_rows_on_formula) == 10000 ]] ||
+    die "the bench user owns $(value "$dir/data$sfx.txt" bench_rows) todos in $DB, want 10000 on the id formula"
+  [[ $(value "$dir/data$sfx.txt" word_share_ok) == t ]] ||
+    log "[$scale] warning: \"$SEARCH_WORD\" matches $(value "$dir/data$sfx.txt" word_pct)% of the rows, not ~8%"
+  if [[ $build == old ]]; then
+    DB_OLD=$DB
+    [[ $BENCH_USER_ID == "$(value "$dir/data.txt" bench_user)" ]] ||
+      die "the bench user is $BENCH_USER_ID in $DB but $(value "$dir/data.txt" bench_user) in the current build's database"
+  else
+    PREPARED_DB=$DB
+  fi
 }
 
-# cleanup_writes: deletes rows the write scenarios added and vacuums, so
-# the next run starts from the seeded data.
+# cleanup_writes [DB]: deletes rows the write scenarios added and vacuums,
+# so the next run starts from the seeded data.
 cleanup_writes() {
-  sql "$DB" "DELETE FROM todos WHERE id > $SEED_MAX_ID" >/dev/null
-  sql "$DB" 'VACUUM (ANALYZE) todos' >/dev/null
+  local db=${1:-$DB}
+  sql "$db" "DELETE FROM todos WHERE id > $SEED_MAX_ID" >/dev/null
+  sql "$db" 'VACUUM (ANALYZE) todos' >/dev/null
 }
 
-# api_path SCENARIO: the URL path a list scenario hammers.
+# build_db BUILD: the database a build runs on.
+build_db() { if [[ $1 == old ]]; then echo "$DB_OLD"; else echo "$DB"; fi; }
+
+# api_path SCENARIO [BUILD]: the URL path a list scenario hammers. The peer
+# has no cursors (the seed had none): its cursor scenario asks for the same
+# page, the one after row CURSOR_ROW, by offset, which is how the seed's
+# clients reached it.
 api_path() {
   case $1 in
     first) echo "$PREFIX/todos?limit=20" ;;
     search) echo "$PREFIX/todos?q=$SEARCH_WORD" ;;
     offset) echo "$PREFIX/todos?offset=5000" ;;
-    cursor) echo "$PREFIX/todos?cursor=$CURSOR" ;;
+    cursor)
+      case ${2:-new} in
+        peer) echo "$PREFIX/todos?offset=$CURSOR_ROW&limit=20" ;;
+        old) echo "$PREFIX/todos?cursor=$OLD_CURSOR" ;;
+        *) echo "$PREFIX/todos?cursor=$CURSOR" ;;
+      esac
+      ;;
     *) echo "" ;;
   esac
 }
@@ -408,14 +584,43 @@ pgbench_scripts() {
 
 is_write() { [[ $1 == create || $1 == patch || $1 == mix ]]; }
 
-# run_wrk SCENARIO SECONDS OUT: one wrk run, its output in OUT.
+# build_token BUILD: the bench user's token for a build (each build signs
+# its own; the floor uses the current build's).
+build_token() {
+  case $1 in
+    old) echo "$OLD_TOKEN" ;;
+    peer) echo "$PEER_TOKEN" ;;
+    *) echo "$TOKEN" ;;
+  esac
+}
+
+# login BUILD: logs the bench user in to a build and sets its token.
+login() {
+  local t
+  t=$(curl -s --max-time 30 -H 'Content-Type: application/json' "$(build_url "$1")$PREFIX/auth/login" \
+    -d "{\"username\":\"$BENCH_USERNAME\",\"password\":\"$BENCH_PASSWORD\"}" | jq -r '.access_token // empty')
+  [[ -n $t ]] || die "login to the $1 build failed"
+  case $1 in
+    old) OLD_TOKEN=$t ;;
+    peer) PEER_TOKEN=$t ;;
+    *) TOKEN=$t ;;
+  esac
+}
+
+# run_wrk SCENARIO SECONDS OUT [BUILD]: one wrk run against a build (new by
+# default; floor is the current build's /healthz), its output in OUT.
 run_wrk() {
-  local scenario=$1 secs=$2 out=$3
-  in_background env BENCH_TOKEN="$TOKEN" BENCH_SCENARIO="$scenario" BENCH_PREFIX="$PREFIX" \
-    BENCH_PATH="$(api_path "$scenario")" BENCH_SEARCH_PATH="$(api_path search)" BENCH_ID_BASE="$BENCH_EVERY" BENCH_ID_STRIDE="$BENCH_EVERY" \
+  local scenario=$1 secs=$2 out=$3 build=${4:-new} path lua
+  path=$(api_path "$scenario" "$build")
+  lua=$(lua_script "$scenario")
+  if [[ $build == floor ]]; then
+    path=/healthz lua=list.lua scenario=floor
+  fi
+  in_background env BENCH_TOKEN="$(build_token "$build")" BENCH_SCENARIO="$scenario" BENCH_PREFIX="$PREFIX" \
+    BENCH_PATH="$path" BENCH_SEARCH_PATH="$(api_path search)" BENCH_ID_BASE="$BENCH_EVERY" BENCH_ID_STRIDE="$BENCH_EVERY" \
     BENCH_ID_COUNT=10000 \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout "$WRK_TIMEOUT" --latency \
-    -s "$BENCH_DIR/lua/$(lua_script "$scenario")" "$BASE_URL" >"$out" 2>&1 || die "wrk failed; see $out"
+    -s "$BENCH_DIR/lua/$lua" "$(build_url "$build")" >"$out" 2>&1 || die "wrk failed; see $out"
   grep -q '^BENCH ' "$out" || die "no summary line from wrk; see $out"
 }
 
@@ -430,33 +635,54 @@ run_pgbench() {
   grep -q '^tps = ' "$out" || die "no tps from pgbench; see $out"
 }
 
-# check_once SCENARIO: one request of the scenario must answer 2xx before
-# it is hammered (a broken cursor or token would otherwise measure errors).
+# check_once SCENARIO [BUILD]: one request of the scenario must answer 2xx
+# before it is hammered (a broken cursor or token would otherwise measure
+# errors). The current build stops the run; another build that fails
+# (an old build without a route, say) returns 1 and CHECK_CODE says why.
 check_once() {
-  local code auth=(-H "Authorization: Bearer $TOKEN") json=(-H 'Content-Type: application/json')
+  local build=${2:-new} base auth json
+  base=$(build_url "$build")
+  auth=(-H "Authorization: Bearer $(build_token "$build")") json=(-H 'Content-Type: application/json')
   case $1 in
-    get | mix) code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$BASE_URL$PREFIX/todos/$BENCH_EVERY") ;;
-    create) code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "${json[@]}" -d '{"title":"Check the bench"}' "$BASE_URL$PREFIX/todos") ;;
-    patch) code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${auth[@]}" "${json[@]}" -d '{"priority":1}' "$BASE_URL$PREFIX/todos/$BENCH_EVERY") ;;
-    *) code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$BASE_URL$(api_path "$1")") ;;
+    get | mix) CHECK_CODE=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base$PREFIX/todos/$BENCH_EVERY") ;;
+    create) CHECK_CODE=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "${json[@]}" -d '{"title":"Check the bench"}' "$base$PREFIX/todos") ;;
+    patch) CHECK_CODE=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${auth[@]}" "${json[@]}" -d '{"priority":1}' "$base$PREFIX/todos/$BENCH_EVERY") ;;
+    *)
+      if [[ $1 == cursor && $build == old && -z $OLD_CURSOR ]]; then
+        CHECK_CODE="no cursor"
+      else
+        CHECK_CODE=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base$(api_path "$1" "$build")")
+      fi
+      ;;
   esac
-  [[ $code == 2* ]] || die "[$1] a single request answered $code, not 2xx"
+  [[ $CHECK_CODE == 2* ]] && return 0
+  [[ $build == new ]] && die "[$1] a single request answered $CHECK_CODE, not 2xx"
+  return 1
 }
 
 # rotate_server_log: keeps the non-access lines, drops the access log
-# written so far (one line per request adds up to hundreds of MB).
+# written so far (one line per request adds up to hundreds of MB); the same
+# for the old build's and the peer's logs.
 rotate_server_log() {
+  local f
   grep -v ' msg=request ' "$SERVER_LOG" >>"$SERVER_LOG.kept" || true
   : >"$SERVER_LOG"
+  for f in "$OLD_LOG" "$PEER_LOG"; do
+    [[ -n $f && -f $f ]] || continue
+    grep -Ev ' msg=request |^INFO: +[0-9.:]+ - "' "$f" >>"$f.kept" || true
+    : >"$f"
+  done
 }
 
-# get_api PATH: GET with the bench user's token, the body on stdout.
-get_api() { curl -s --max-time 30 -H "Authorization: Bearer $TOKEN" "$BASE_URL$PREFIX$1"; }
+# get_api PATH [BUILD]: GET with the bench user's token, the body on stdout.
+get_api() { curl -s --max-time 30 -H "Authorization: Bearer $(build_token "${2:-new}")" "$(build_url "${2:-new}")$PREFIX$1"; }
 
 # find_cursor SCALE: sets CUR_TS and CUR_ID to the (created_at, id) of row
 # CURSOR_ROW of the bench user's default sort, from SQL, and CURSOR to the
 # next_cursor the API itself hands out on the page that ends with that row.
 # The cursor stays opaque: the API is asked which row its page starts after.
+# With OLD_REV, OLD_CURSOR is the old build's own cursor to the same page,
+# checked the same way (empty, with a warning, if that build has none).
 find_cursor() {
   local scale=$1 order="ORDER BY created_at DESC, id DESC" page first want
   IFS='|' read -r CUR_TS CUR_ID < <(sql "$DB" "SELECT to_char(created_at AT TIME ZONE 'UTC',
@@ -473,16 +699,48 @@ find_cursor() {
   [[ $first == "$want" ]] || die "[$scale] the cursor page starts with todo $first, want $want (row $(( CURSOR_ROW + 1 )))"
   printf 'row=%s\ncreated_at=%s\nid=%s\ncursor=%s\n' "$CURSOR_ROW" "$CUR_TS" "$CUR_ID" "$CURSOR" >"$RESULTS/$scale/cursor.txt"
   log "[$scale] the cursor page starts after row $CURSOR_ROW: ($CUR_TS, id $CUR_ID)"
+  if [[ $PEER == 1 ]]; then
+    first=$(get_api "/todos?offset=$CURSOR_ROW&limit=1" peer | jq -r '.items[0].id')
+    [[ $first == "$want" ]] || die "[$scale] the peer's page after row $CURSOR_ROW starts with todo $first, want $want"
+  fi
+  OLD_CURSOR=
+  if [[ -n $OLD_REV ]]; then
+    page=$(get_api "/todos?offset=$(( CURSOR_ROW - 20 ))&limit=20" old)
+    OLD_CURSOR=$(jq -r '.next_cursor // empty' <<<"$page" 2>/dev/null || true)
+    if [[ -n $OLD_CURSOR ]]; then
+      first=$(get_api "/todos?cursor=$OLD_CURSOR&limit=1" old | jq -r '.items[0].id')
+      want=$(sql "$DB_OLD" "SELECT id FROM todos WHERE user_id = $BENCH_USER_ID $order OFFSET $CURSOR_ROW LIMIT 1")
+      [[ $first == "$want" ]] || die "[$scale] the old build's cursor page starts with todo $first, want $want"
+    else
+      log "[$scale] warning: the old build hands out no next_cursor; its cursor scenario is skipped"
+    fi
+  fi
 }
 
+# The builds measured beside the current one, in the order of every run.
+OTHER_BUILDS=()
+[[ -z $OLD_REV ]] || OTHER_BUILDS+=(old)
+[[ $PEER != 1 ]] || OTHER_BUILDS+=(peer)
+
 run_scenario() {
-  local scale=$1 scenario=$2 run t0 t1
-  local dir=$RESULTS/$scale
+  local scale=$1 scenario=$2 run t0 t1 b line
+  local dir=$RESULTS/$scale others=()
   check_once "$scenario"
-  if is_write "$scenario"; then cleanup_writes; fi
+  for b in "${OTHER_BUILDS[@]}"; do
+    if check_once "$scenario" "$b"; then
+      others+=("$b")
+    else
+      log "[$scale] $scenario: skipped for the $b build (a single request answered $CHECK_CODE)"
+      printf 'code=%s\n' "$CHECK_CODE" >"$dir/$scenario-$b-skipped.txt"
+    fi
+  done
+  if is_write "$scenario"; then cleanup_writes; [[ -z $OLD_REV ]] || cleanup_writes "$DB_OLD"; fi
   if (( WARMUP_S > 0 )); then
     run_wrk "$scenario" "$WARMUP_S" "$dir/$scenario-warmup.txt"
-    if is_write "$scenario"; then cleanup_writes; fi
+    for b in "${others[@]}"; do
+      run_wrk "$scenario" "$WARMUP_S" "$dir/$scenario-$b-warmup.txt" "$b"
+    done
+    if is_write "$scenario"; then cleanup_writes; [[ -z $OLD_REV ]] || cleanup_writes "$DB_OLD"; fi
   fi
   save_metrics "$dir/$scenario-metrics-before.txt"
   for (( run = 1; run <= RUNS; run++ )); do
@@ -500,9 +758,20 @@ run_scenario() {
       SAMPLER_PID=
     fi
     if is_write "$scenario"; then cleanup_writes; fi
+    line="$(grep -m1 '^BENCH ' "$dir/$scenario-wrk-$run.txt" | cut -d' ' -f3-)"
+    for b in "${others[@]}"; do
+      run_wrk "$scenario" "$DURATION_S" "$dir/$scenario-$b-wrk-$run.txt" "$b"
+      if is_write "$scenario"; then cleanup_writes "$(build_db "$b")"; fi
+      line+="; $b $(grep -m1 '^BENCH ' "$dir/$scenario-$b-wrk-$run.txt" | grep -o 'rps=[^ ]*')"
+    done
     run_pgbench "$scenario" "$dir/$scenario-pgbench-$run.txt"
     if is_write "$scenario"; then cleanup_writes; fi
-    log "[$scale] $scenario run $run/$RUNS: $(grep -m1 '^BENCH ' "$dir/$scenario-wrk-$run.txt" | cut -d' ' -f3-); pgbench $(grep -m1 '^tps = ' "$dir/$scenario-pgbench-$run.txt")"
+    line+="; pgbench $(grep -m1 '^tps = ' "$dir/$scenario-pgbench-$run.txt")"
+    if [[ $scenario == get && $FLOOR == 1 ]]; then
+      run_wrk "$scenario" "$DURATION_S" "$dir/$scenario-floor-wrk-$run.txt" floor
+      line+="; floor (/healthz) $(grep -m1 '^BENCH ' "$dir/$scenario-floor-wrk-$run.txt" | grep -o 'rps=[^ ]*')"
+    fi
+    log "[$scale] $scenario run $run/$RUNS: $line"
   done
   save_metrics "$dir/$scenario-metrics-after.txt"
   rotate_server_log
@@ -511,16 +780,19 @@ run_scenario() {
 for scale in $SCALES; do
   mkdir -p "$RESULTS/$scale"
   prepare_db "$scale"
+  DB=$PREPARED_DB
+  [[ -z $OLD_REV ]] || prepare_db "$scale" old
   SERVER_LOG=$RESULTS/$scale/server.log
+  OLD_LOG= PEER_LOG=
+  [[ -z $OLD_REV ]] || OLD_LOG=$RESULTS/$scale/server-old.log
+  [[ $PEER != 1 ]] || PEER_LOG=$RESULTS/$scale/peer.log
 
   # Reads of the users table per request, during a one-second burst of
   # GET /todos/{id}, counted after the server stopped (a backend publishes
   # its statistics when it exits): about 1 (the check inside the todo
   # statement), 2 if a build also looked the user up.
   start_server "$DB" "$SERVER_LOG"
-  TOKEN=$(curl -s --max-time 30 -H 'Content-Type: application/json' "$BASE_URL$PREFIX/auth/login" \
-    -d "{\"username\":\"$BENCH_USERNAME\",\"password\":\"$BENCH_PASSWORD\"}" | jq -r '.access_token // empty')
-  [[ -n $TOKEN ]] || die "[$scale] login failed"
+  login new
   users_reads() { sql "$DB" "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'users'"; }
   reads_before=$(users_reads)
   run_wrk get 1 "$RESULTS/$scale/auth-probe-wrk.txt"
@@ -539,7 +811,8 @@ for scale in $SCALES; do
   log "[$scale] $users_read reads of users over $probe_requests requests; the ceiling's auth_lookup is $CEILING_LOOKUP"
 
   # Start-up to ready, on the migrated and seeded database: the last start
-  # stays up and serves the benchmark.
+  # stays up and serves the benchmark. The other builds likewise, each on
+  # its database (the peer: until /healthz answers).
   for (( i = 1; i <= STARTUP_SAMPLES; i++ )); do
     if (( i > 1 )); then stop_server; fi
     start_server "$DB" "$SERVER_LOG"
@@ -547,13 +820,30 @@ for scale in $SCALES; do
     log "[$scale] start-up to ready: $STARTUP_MS ms"
   done
   cat "/proc/$SERVER_PID/status" >"$RESULTS/$scale/status-idle.txt"
+  for b in "${OTHER_BUILDS[@]}"; do
+    for (( i = 1; i <= STARTUP_SAMPLES; i++ )); do
+      if (( i > 1 )); then stop_server "$b"; fi
+      if [[ $b == old ]]; then start_server "$DB_OLD" "$OLD_LOG" old; else start_server "$DB" "$PEER_LOG" peer; fi
+      echo "$STARTUP_MS" >>"$RESULTS/$scale/startup-$b-ms.txt"
+      log "[$scale] $b build: start-up to ready: $STARTUP_MS ms"
+    done
+    login "$b"
+  done
 
   find_cursor "$scale"
 
   scenarios=$ALL_SCENARIOS
   [[ $scale == small ]] && scenarios=$SMALL_SCENARIOS
+  TOKEN_AT=$SECONDS
   for scenario in $scenarios; do
     wanted "$scenario" || continue
+    # Tokens expire (the service's after ACCESS_TOKEN_TTL, 1 h by default):
+    # a long run logs in again every 20 minutes.
+    if (( SECONDS - TOKEN_AT > 1200 )); then
+      login new
+      for b in "${OTHER_BUILDS[@]}"; do login "$b"; done
+      TOKEN_AT=$SECONDS
+    fi
     log "[$scale] scenario $scenario"
     run_scenario "$scale" "$scenario"
     if [[ $scenario == mix ]]; then
@@ -567,6 +857,7 @@ for scale in $SCALES; do
       -v cur_ts="$CUR_TS" -v cur_id="$CUR_ID" -f "$BENCH_DIR/explain.sql" >"$RESULTS/$scale/explain.md"
   fi
   stop_server
+  for b in "${OTHER_BUILDS[@]}"; do stop_server "$b"; done
   rotate_server_log
 done
 

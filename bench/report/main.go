@@ -26,6 +26,14 @@
 //	  mix-status.txt                /proc/<server>/status after the mix runs
 //	  explain.md                    bench/explain.sql output
 //	  server.log.kept               the server log without access lines
+//
+// and, with the other builds (OLD_REV=, PEER=1, FLOOR=1):
+//
+//	<scenario>-<build>-wrk-<n>.txt  wrk output of run n against build old, peer, or floor (get only: /healthz)
+//	<scenario>-<build>-skipped.txt  code=: the status that made run.sh skip the build in the scenario
+//	startup-<build>-ms.txt          start-up samples of build old or peer
+//	data-old.txt                    the old build's seeded table
+//	server-old.log.kept, peer.log.kept   their logs without access lines
 package main
 
 import (

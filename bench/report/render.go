@@ -30,6 +30,7 @@ type doc struct {
 	// Main is the scale of the scenario table: large if it ran, else small.
 	Main    *Scale
 	Compare []comparison
+	Side    *sideBySide
 	Targets []target
 	// IdleRSSKB comes from the large scale if it ran; MixRSSKB and MixHWMKB
 	// from every scale that ran the mix.
@@ -79,7 +80,11 @@ func Render(r *Results) (string, error) {
 	if large != nil {
 		d.Explain = large.Explain
 	}
+	d.Side = buildSideBySide(r)
 	d.Targets = targets(r, d.MixRSSKB)
+	if t, ok := peerTarget(d.Side); ok {
+		d.Targets = append(d.Targets, t)
+	}
 
 	t, err := template.New("results").Funcs(funcs(r.Meta["search_word"])).Parse(resultsTemplate)
 	if err != nil {
@@ -110,8 +115,18 @@ func machine(m map[string]string) [][2]string {
 		{"Go", m["go_version"]},
 		{"wrk / pgbench", strings.Join(wrk, " ") + " / " + m["pgbench_version"]},
 		{"service pool", m["server_pool"]},
+		{"old build (OLD_REV)", orDash(m["old_rev"])},
+		{"peer (PEER=1)", orDash(m["peer"])},
+		{"peer's Debian packages", orDash(m["peer_packages"])},
 		{"load average before / after the run", m["load_before"] + " / " + m["load_after"]},
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
 }
 
 func funcs(searchWord string) template.FuncMap {
@@ -122,6 +137,7 @@ func funcs(searchWord string) template.FuncMap {
 		"ratio":    fmtRatio,
 		"num":      fmtNum,
 		"median":   Median,
+		"inc":      func(i int) int { return i + 1 },
 		"join": func(v []float64) string {
 			s := make([]string, len(v))
 			for i, x := range v {

@@ -276,3 +276,99 @@ func TestRunErrors(t *testing.T) {
 		t.Errorf("run with a broken wrk file = %d, stderr %q; want 1 naming get-wrk-2.txt", got, stderr.String())
 	}
 }
+
+// wrkWith returns wrk-get.txt with another request rate and p99.
+func wrkWith(t *testing.T, rps, p99 string) string {
+	t.Helper()
+	s := strings.ReplaceAll(readTestdata(t, "wrk-get.txt"), "9216.88", rps)
+	return strings.Replace(s, "p99_ms=35.209", "p99_ms="+p99, 1)
+}
+
+// writeSideBySide adds what OLD_REV=, PEER=1 and FLOOR=1 write to a run:
+// the old build, the peer and the floor in get; the peer skipped in first
+// (its check answered 404); search at both scales, for search_p99_ratio.
+func writeSideBySide(t *testing.T, dir string) {
+	t.Helper()
+	files := map[string]string{
+		"large/startup-old-ms.txt":     "120\n130\n125\n",
+		"large/startup-peer-ms.txt":    "1500\n",
+		"large/first-peer-skipped.txt": "code=404\n",
+		"large/search-wrk-1.txt":       wrkWith(t, "300.00", "240.000"),
+		"large/search-pgbench-1.txt":   readTestdata(t, "pgbench-get.txt"),
+		"large/search-old-wrk-1.txt":   wrkWith(t, "20.00", "3300.000"),
+		"large/search-peer-wrk-1.txt":  wrkWith(t, "10.00", "4000.000"),
+		"small/search-wrk-1.txt":       wrkWith(t, "350.00", "160.000"),
+		"small/search-pgbench-1.txt":   readTestdata(t, "pgbench-get.txt"),
+		"small/search-old-wrk-1.txt":   wrkWith(t, "200.00", "110.000"),
+		"small/search-peer-wrk-1.txt":  wrkWith(t, "100.00", "400.000"),
+	}
+	for i := 1; i <= 3; i++ {
+		n := string(rune('0' + i))
+		files["large/get-old-wrk-"+n+".txt"] = wrkWith(t, []string{"4000.00", "4500.00", "5000.00"}[i-1], "40.000")
+		files["large/get-peer-wrk-"+n+".txt"] = wrkWith(t, []string{"250.00", "300.00", "200.00"}[i-1], "900.000")
+		files["large/get-floor-wrk-"+n+".txt"] = wrkWith(t, []string{"20000.00", "18000.00", "19000.00"}[i-1], "5.000")
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRenderSideBySide(t *testing.T) {
+	dir := writeRun(t)
+	writeSideBySide(t, dir)
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"### Every build side by side",
+		"| scenario | new req/s | old req/s | peer req/s | new / peer | new / old | new / ceiling | p99 (new / old / peer) | non-2xx (new / old / peer) |",
+		// get: new 9217 (median), old 4500, peer 250; ceiling 14355.
+		"| get one todo (random id) | 9217 | 4500 | 250 | 36.9× | 2.05× | 0.64 | 35.2 ms / 40.0 ms / 900 ms | 0 / 0 / 0 |",
+		"| first page (limit=20) | 8491 | – | skipped (404) | – | – | 1.70 | 7.94 ms / – / – | 0 / – / – |",
+		"| search (q=invoice) | 300 | 20.0 | 10.0 | 30.0× | 15.0× | 0.02 | 240 ms / 3300 ms / 4000 ms | 0 / 0 / 0 |",
+		"| search (q=invoice), 10k rows | 350 | 200 | 100 | 3.50× | 1.75× |",
+		"| first page (limit=20), 10k rows | 32506 | – | – | – | – | 2.26 | 17.3 ms / – / – | 35445 (+723 socket errors) / – / – |",
+		"| search_p99_ratio: search p99 at 1M rows / at 10k (target ≤ 1.5×) | 1.50× | 30.00× | 10.00× | – | – | – | 240 ms / 160 ms / 3300 ms / 110 ms / 4000 ms / 400 ms | – |",
+		"Get one as a fraction of the `/healthz` floor: 9217 req/s against 19000 req/s = **0.49** (floor p99 5.00 ms, 0 non-2xx).",
+		"- start-up to ready, large database: new 593 ms, old 125 ms, peer 1500 ms",
+		"| ≥ 10× the seed stack (bench/peer) on every scenario | lowest 3.5× (search (q=invoice), 10k rows), over 3 scenarios | **not met** |",
+		"<details><summary>Every run of the other builds</summary>",
+		"| large | get | floor | 2 | 18000.00 | 0.424 | 5.000 | 62.950 | 200:19429 |",
+		"| small | search | peer | 1 | 100.00 |",
+	}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("the report lacks %q", w)
+		}
+	}
+	if strings.Contains(got, "<no value>") || strings.Contains(got, "¹") {
+		t.Error("the report shows <no value>, or a cursor note without a cursor row")
+	}
+	if t.Failed() {
+		t.Log(got)
+	}
+}
+
+// A run of the current build alone has no side-by-side part.
+func TestRenderWithoutOtherBuilds(t *testing.T) {
+	r, err := Load(writeRun(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"### Every build side by side", "Every run of the other builds", "seed stack"} {
+		if strings.Contains(got, w) {
+			t.Errorf("the report has %q", w)
+		}
+	}
+}

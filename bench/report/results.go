@@ -33,11 +33,14 @@ type Scale struct {
 	IdleRSSKB int64
 	MixHWMKB  int64
 	MixRSSKB  []float64
-	Scenarios []*Scenario
-	Explain   string
-	LogWarn   int
-	LogError  int
-	HaveLog   bool
+	// StartupByBuild holds the start-up samples of the other builds (old,
+	// peer), from startup-<build>-ms.txt.
+	StartupByBuild map[string][]float64
+	Scenarios      []*Scenario
+	Explain        string
+	LogWarn        int
+	LogError       int
+	HaveLog        bool
 }
 
 // Scenario is the timed runs of one scenario on one scale.
@@ -47,6 +50,65 @@ type Scenario struct {
 	// Pool deltas over the timed runs, from the service's /metrics.
 	PoolWaits, PoolWaitS, IdleClosed float64
 	HavePool                         bool
+	// Others are the runs of the other builds in the same session, by
+	// build: old (OLD_REV), peer (bench/peer) and floor (the current
+	// build's /healthz, in the get scenario).
+	Others map[string]*BuildRuns
+}
+
+// OtherBuilds are the builds bench/run.sh can measure beside the current
+// one, in the order of the tables.
+var OtherBuilds = []string{"old", "peer", "floor"}
+
+// BuildRuns are the wrk runs of one other build in one scenario: its
+// <scenario>-<build>-wrk-<n>.txt files, or why it was skipped
+// (<scenario>-<build>-skipped.txt: the status of the single check request).
+type BuildRuns struct {
+	Build   string
+	Runs    []WrkRun
+	Skipped string
+}
+
+func (b *BuildRuns) median(f func(WrkRun) float64) float64 {
+	if b == nil {
+		return math.NaN()
+	}
+	v := make([]float64, len(b.Runs))
+	for i, r := range b.Runs {
+		v[i] = f(r)
+	}
+	return Median(v)
+}
+
+// RPS and P99 are medians over the runs (NaN for none).
+func (b *BuildRuns) RPS() float64 { return b.median(func(r WrkRun) float64 { return r.RPS }) }
+func (b *BuildRuns) P99() float64 { return b.median(func(r WrkRun) float64 { return r.P99 }) }
+
+// Non2xx and SocketErrors are totals over the runs.
+func (b *BuildRuns) Non2xx() (n int64) {
+	if b != nil {
+		for _, r := range b.Runs {
+			n += r.Non2xx
+		}
+	}
+	return n
+}
+
+func (b *BuildRuns) SocketErrors() (n int64) {
+	if b != nil {
+		for _, r := range b.Runs {
+			n += r.SocketErrors
+		}
+	}
+	return n
+}
+
+// Other returns the runs of another build, or nil if it did not run.
+func (sc *Scenario) Other(build string) *BuildRuns {
+	if sc == nil {
+		return nil
+	}
+	return sc.Others[build]
 }
 
 // Run is one wrk run and the pgbench run that followed it.
@@ -114,6 +176,22 @@ func loadScale(dir, name string, hz float64) (*Scale, error) {
 	var err error
 	if s.StartupMS, err = ParseNumbers(text["startup-ms.txt"]); err != nil {
 		return nil, fmt.Errorf("startup-ms.txt: %w", err)
+	}
+	for _, b := range OtherBuilds {
+		t, err := readOptional(filepath.Join(dir, "startup-"+b+"-ms.txt"))
+		if err != nil {
+			return nil, err
+		}
+		v, err := ParseNumbers(t)
+		if err != nil {
+			return nil, fmt.Errorf("startup-%s-ms.txt: %w", b, err)
+		}
+		if len(v) > 0 {
+			if s.StartupByBuild == nil {
+				s.StartupByBuild = map[string][]float64{}
+			}
+			s.StartupByBuild[b] = v
+		}
 	}
 	s.IdleRSSKB, _ = StatusKB(text["status-idle.txt"], "VmRSS")
 	s.MixHWMKB, _ = StatusKB(text["mix-status.txt"], "VmHWM")
@@ -217,7 +295,68 @@ func loadScenario(dir, name string, hz float64) (*Scenario, error) {
 		sc.IdleClosed = delta("go_sql_max_idle_closed_total")
 		sc.HavePool = true
 	}
+	for _, b := range OtherBuilds {
+		br, err := loadBuildRuns(dir, name, b)
+		if err != nil {
+			return nil, err
+		}
+		if br != nil {
+			if sc.Others == nil {
+				sc.Others = map[string]*BuildRuns{}
+			}
+			sc.Others[b] = br
+		}
+	}
 	return sc, nil
+}
+
+// loadBuildRuns reads <scenario>-<build>-wrk-<n>.txt, in run order, and
+// <scenario>-<build>-skipped.txt; nil if the build did not take part.
+func loadBuildRuns(dir, scenario, build string) (*BuildRuns, error) {
+	prefix := scenario + "-" + build + "-wrk-"
+	files, err := filepath.Glob(filepath.Join(dir, prefix+"*.txt"))
+	if err != nil {
+		return nil, err
+	}
+	skipped, err := readOptional(filepath.Join(dir, scenario+"-"+build+"-skipped.txt"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 && skipped == "" {
+		return nil, nil
+	}
+	type numbered struct {
+		n   int
+		run WrkRun
+	}
+	var runs []numbered
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), ".txt"))
+		if err != nil {
+			continue // not a numbered run
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		w, err := ParseWrk(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(f), err)
+		}
+		runs = append(runs, numbered{n, w})
+	}
+	slices.SortFunc(runs, func(a, b numbered) int { return a.n - b.n })
+	br := &BuildRuns{Build: build}
+	for _, r := range runs {
+		br.Runs = append(br.Runs, r.run)
+	}
+	if skipped != "" {
+		br.Skipped = ParseKV(skipped)["code"]
+		if br.Skipped == "" {
+			br.Skipped = "skipped"
+		}
+	}
+	return br, nil
 }
 
 // Median returns the median of v, NaN for none.

@@ -292,6 +292,14 @@ func IsTransient(err error) bool {
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
 		return true
 	}
+	// database/sql's own "this connection is dead, and the statement was
+	// not sent". database/sql retries it on other connections, but when
+	// more requests than the pool has connections run through a restart,
+	// its last attempt waits for a connection another request hands back,
+	// which can be dead too, and the error reaches us.
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
 	var netErr net.Error
 	return errors.As(err, &netErr) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||

@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -47,6 +48,8 @@ func TestIsTransient(t *testing.T) {
 		want bool
 	}{
 		{&pgconn.PgError{Code: "57P01"}, true},
+		{driver.ErrBadConn, true},
+		{fmt.Errorf("create todo: %w", driver.ErrBadConn), true},
 		{&pgconn.PgError{Code: "57P03"}, true},
 		{&pgconn.PgError{Code: "08006"}, true},
 		{&pgconn.PgError{Code: "53300"}, true},

@@ -113,9 +113,12 @@ func launchServerIn(t testing.TB, dir string, env map[string]string) *server {
 		"AUTH_RATE_LIMIT":           "10000",
 		"AUTH_RATE_BURST":           "10000",
 		"AUTH_FAILURE_CLIENT_LIMIT": "10000",
-		// The load tests create todos far faster than a person would.
+		// The load tests create and list one user's todos far faster,
+		// and from more clients at once, than a person would.
 		"TODO_CREATE_RATE":   "1000000",
 		"TODO_CREATE_BURST":  "1000000",
+		"REGISTER_LIMIT":     "1000000",
+		"LIST_CONCURRENCY":   "64",
 		"ENV":                "development",
 		"BETTER_AUTH_SECRET": e2eSecret,
 	}

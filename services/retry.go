@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -70,8 +71,10 @@ func retryable(err error, idempotent bool) bool {
 }
 
 // neverSent reports failures that happened before the statement left the
-// client: pgx says so (SafeToRetry), or the connection was never made.
+// client: pgx says so (SafeToRetry), the connection was never made, or
+// database/sql says the connection was bad before it sent anything
+// (driver.ErrBadConn's contract).
 func neverSent(err error) bool {
 	var connectErr *pgconn.ConnectError
-	return pgconn.SafeToRetry(err) || errors.As(err, &connectErr)
+	return pgconn.SafeToRetry(err) || errors.As(err, &connectErr) || errors.Is(err, driver.ErrBadConn)
 }

@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +117,7 @@ func TestConcurrentRegistration(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = auth.Register(ctx, RegisterInput{Email: Some("race@example.com"), Username: Some(fmt.Sprintf("Racer%d", i)), Password: Some("password123")})
+			_, errs[i] = auth.Register(ctx, RegisterInput{Email: Some("race@example.com"), Username: Some(fmt.Sprintf("Racer%d", i)), Password: Some("password123")}, "203.0.113.1")
 		}()
 	}
 	wg.Wait()
@@ -226,6 +227,7 @@ func TestRetryPolicy(t *testing.T) {
 		{"read after suspend", adminShutdown, true, true},
 		{"write after suspend, maybe sent", adminShutdown, false, false},
 		{"write that never connected", refused, false, true},
+		{"write on a connection database/sql found dead", fmt.Errorf("exec: %w", driver.ErrBadConn), false, true},
 		{"read on constraint error", &pgconn.PgError{Code: "23505"}, true, false},
 		{"read on auth error", &pgconn.PgError{Code: "28P01"}, true, false},
 		{"read on syntax error", &pgconn.PgError{Code: "42601"}, true, false},

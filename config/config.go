@@ -88,8 +88,14 @@ type Config struct {
 	// LocalAuth turns this service's own register and login on (the
 	// default). A deployment whose users sign in only through Better Auth
 	// or Neon Auth turns it off: both routes then answer 404.
-	LocalAuth     bool    `mapstructure:"local_auth"`
-	BcryptCost    int     `mapstructure:"bcrypt_cost"`
+	LocalAuth  bool `mapstructure:"local_auth"`
+	BcryptCost int  `mapstructure:"bcrypt_cost"`
+	// BcryptConcurrency bounds the bcrypt work running at once in one
+	// process; 0 means half the CPUs (at least one).
+	BcryptConcurrency int `mapstructure:"bcrypt_concurrency"`
+	// RegisterLimit is how many registrations one client address (or /64)
+	// may make per hour, on all instances together.
+	RegisterLimit int     `mapstructure:"register_limit"`
 	AuthRateLimit float64 `mapstructure:"auth_rate_limit"`
 	AuthRateBurst int     `mapstructure:"auth_rate_burst"`
 	// AuthFailureLimit is how many failed password checks one client may
@@ -165,6 +171,8 @@ var defaults = map[string]any{
 	"auth_cache_ttl":               "1m",
 	"local_auth":                   true,
 	"bcrypt_cost":                  12,
+	"bcrypt_concurrency":           0,
+	"register_limit":               10,
 	"auth_rate_limit":              5.0,
 	"auth_rate_burst":              20,
 	"auth_failure_limit":           5,

@@ -127,6 +127,12 @@ func (c Config) Validate() error {
 	if c.BcryptCost < minCost || c.BcryptCost > 31 {
 		bad("BCRYPT_COST", "must be between %d and 31, got %d", minCost, c.BcryptCost)
 	}
+	if c.BcryptConcurrency < 0 {
+		bad("BCRYPT_CONCURRENCY", "must not be negative (0 means half the CPUs), got %d", c.BcryptConcurrency)
+	}
+	if c.RegisterLimit < 1 {
+		bad("REGISTER_LIMIT", "must be at least 1 registration per hour, got %d", c.RegisterLimit)
+	}
 	if c.AuthRateLimit <= 0 {
 		bad("AUTH_RATE_LIMIT", "must be a positive number of requests per second, got %v", c.AuthRateLimit)
 	}

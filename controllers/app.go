@@ -104,8 +104,10 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 			PerClient:  cfg.AuthFailureClientLimit,
 			Window:     cfg.AuthFailureWindow,
 		},
-		Cache:      services.NewUserCache(cfg.AuthCacheTTL, nil),
-		BetterAuth: betterAuthOptions(cfg, log),
+		Cache:           services.NewUserCache(cfg.AuthCacheTTL, nil),
+		BetterAuth:      betterAuthOptions(cfg, log),
+		Registrations:   services.NewRegistrationLimiter(db, cfg.RegisterLimit, []byte(cfg.BetterAuthSecret)),
+		HashConcurrency: cfg.BcryptConcurrency,
 	})
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 // AuthService registers users and issues tokens.
 type AuthService interface {
 	Authenticator
-	Register(ctx context.Context, in services.RegisterInput) (models.User, error)
+	Register(ctx context.Context, in services.RegisterInput, client string) (models.User, error)
 	Login(ctx context.Context, identifier, password, client string) (services.Token, error)
 	Logout(ctx context.Context, c services.Caller) error
 }
@@ -47,7 +47,7 @@ func (h authHandlers) register(c *gin.Context) {
 	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }) {
 		return
 	}
-	user, err := h.auth.Register(c.Request.Context(), req.input())
+	user, err := h.auth.Register(c.Request.Context(), req.input(), clientKey(c))
 	if err != nil {
 		writeError(c, err)
 		return

@@ -150,3 +150,14 @@ func TestBetterAuthKeysNeverFetched(t *testing.T) {
 	claims["exp"] = now.Add(-time.Hour).Unix()
 	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: sign(claims)}), http.StatusUnauthorized)
 }
+
+// TestOversizedTokenRefusedUnread: a bearer token over 8 KiB is a 401
+// without being decoded (verifying a 1 MB one cost 86 ms of CPU).
+func TestOversizedTokenRefusedUnread(t *testing.T) {
+	a := sharedAPI(t)
+	huge := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + strings.Repeat("A", 1<<20) + ".sig"
+	r := expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: huge}), http.StatusUnauthorized)
+	if r.Header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+}

@@ -54,7 +54,7 @@ func testConfig(t testing.TB, env map[string]string) config.Config {
 		"BCRYPT_COST": "4", "DATABASE_URL": dbURL, "BETTER_AUTH_SECRET": testSecret,
 		"AUTH_RATE_LIMIT": "10000", "AUTH_RATE_BURST": "10000",
 		"AUTH_FAILURE_LIMIT": "10000", "AUTH_FAILURE_CLIENT_LIMIT": "10000",
-		"TODO_CREATE_RATE": "1000000", "TODO_CREATE_BURST": "1000000",
+		"TODO_CREATE_RATE": "1000000", "TODO_CREATE_BURST": "1000000", "REGISTER_LIMIT": "1000000",
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -40,7 +40,7 @@ func TestMetricsExposition(t *testing.T) {
 	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos?limit=5", Token: acc.Token}), http.StatusOK)
 	expect(t, a.do(req{Method: "GET", Path: "/no/such/thing/424242"}), http.StatusNotFound)
 
-	r := expect(t, a.do(req{Method: "GET", Path: "/metrics"}), http.StatusOK)
+	r := expect(t, a.do(req{Method: "GET", Path: "/metrics", Peer: "127.0.0.1:40000"}), http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("/metrics Content-Type = %q, want the text format", ct)
 	}
@@ -147,7 +147,7 @@ func TestMetricsMethodLabelIsBounded(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		a.do(req{Method: fmt.Sprintf("OPSJUNK%d", i), Path: "/api/v1/todos"})
 	}
-	r := expect(t, a.do(req{Method: "GET", Path: "/metrics"}), http.StatusOK)
+	r := expect(t, a.do(req{Method: "GET", Path: "/metrics", Peer: "127.0.0.1:40000"}), http.StatusOK)
 	m := opsParseMetrics(t, string(r.Body))
 	methods := map[string]bool{}
 	for _, s := range m.find("http_requests_total", nil) {
@@ -311,7 +311,7 @@ func TestPanicRecovery(t *testing.T) {
 		t.Errorf("connection reuse per request = %v, want [_, true]: the panic dropped the connection", reused)
 	}
 	// The metrics count the recovered panics as 500s.
-	m := opsParseMetrics(t, string(expect(t, a.do(req{Method: "GET", Path: "/metrics"}), http.StatusOK).Body))
+	m := opsParseMetrics(t, string(expect(t, a.do(req{Method: "GET", Path: "/metrics", Peer: "127.0.0.1:40000"}), http.StatusOK).Body))
 	if n := m.value(t, "http_requests_total", map[string]string{"route": "/api/v1/todos", "method": "GET", "status": "500"}); n != 2 {
 		t.Errorf("http_requests_total for the GET /api/v1/todos panics = %v, want 2", n)
 	}
@@ -421,7 +421,7 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	run(call{req{Method: "GET", Path: "/no/such/route"}, 404, "unmatched", false})
 	run(call{req{Method: "DELETE", Path: "/healthz"}, 405, "unmatched", false})
 	run(call{req{Method: "OPTIONS", Path: "/api/v1/todos", Header: map[string]string{"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"}}, 204, "unmatched", false})
-	run(call{req{Method: "GET", Path: "/metrics"}, 200, "/metrics", false})
+	run(call{req{Method: "GET", Path: "/metrics", Peer: "127.0.0.1:40000"}, 200, "/metrics", false})
 	run(call{req{Method: "GET", Path: "/openapi.json"}, 200, "/openapi.json", false})
 	// No id, or an unusable one: the server makes one.
 	generated := map[string]bool{}

@@ -119,6 +119,10 @@ func writeError(c *gin.Context, err error) {
 	case errors.Is(err, services.ErrUnauthorized):
 		c.Header(headerWWWAuthenticate, `Bearer realm="api"`)
 		writeProblem(c, http.StatusUnauthorized, "Missing, invalid or expired credentials.", nil)
+	case errors.Is(err, services.ErrPasswordWorkBusy):
+		logger(c).Warn("password work queue full", "err", err)
+		c.Header(headerRetryAfter, "1")
+		writeProblem(c, http.StatusServiceUnavailable, "Too many password checks are running; retry in a moment.", nil)
 	case errors.Is(err, services.ErrTooManyLists):
 		c.Header(headerRetryAfter, "1")
 		writeProblem(c, http.StatusTooManyRequests, "Too many listings or searches of this account are running at once; retry in 1 s.", nil)

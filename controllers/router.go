@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -107,8 +109,20 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
-	if d.Config.Env == config.EnvDevelopment {
-		r.GET("/metrics", gin.WrapH(MetricsHandler(reg)))
+	if d.Config.Env == config.EnvDevelopment && d.Config.MetricsAddr == "" {
+		// On the API's port only for a scraper on this machine: ENV
+		// defaults to development, and a deployment that forgot to set it
+		// must not publish its metrics (and what they say about traffic
+		// and users) to anyone. The peer address decides, never
+		// X-Forwarded-For. With METRICS_ADDR set, they are there only.
+		metrics := gin.WrapH(MetricsHandler(reg))
+		r.GET("/metrics", func(c *gin.Context) {
+			if !loopbackPeer(c.Request) {
+				writeProblem(c, http.StatusNotFound, "Metrics are served to this machine only (or on METRICS_ADDR).", nil)
+				return
+			}
+			metrics(c)
+		})
 	}
 
 	spec, err := apidocs.Spec(d.Config.APIV1Prefix, d.Config.ProjectName)
@@ -168,6 +182,16 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	todo.PATCH("/:id", todos.update)
 	todo.DELETE("/:id", todos.remove)
 	return r, nil
+}
+
+// loopbackPeer tells whether the connection comes from this machine.
+func loopbackPeer(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // headAsGet answers HEAD on every GET route, as RFC 9110 asks of a

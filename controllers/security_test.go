@@ -159,10 +159,19 @@ func TestCacheHeaders(t *testing.T) {
 }
 
 // TestMetricsNotOnTheMainPortInProduction: production serves /metrics only
-// on METRICS_ADDR (tested end to end in e2e); development keeps it here.
+// on METRICS_ADDR (tested end to end in e2e); development (also a
+// deployment that forgot ENV) serves it here to this machine only, by the
+// peer address whatever X-Forwarded-For says, and not at all once
+// METRICS_ADDR is set.
 func TestMetricsNotOnTheMainPortInProduction(t *testing.T) {
+	const local, remote = "127.0.0.1:40000", "198.51.100.9:40000"
 	prod := newAPI(t, map[string]string{"ENV": "production", "BCRYPT_COST": "10"})
-	expect(t, prod.do(req{Method: "GET", Path: "/metrics"}), http.StatusNotFound)
-	dev := newAPI(t, map[string]string{"ENV": "development"})
-	expect(t, dev.do(req{Method: "GET", Path: "/metrics"}), http.StatusOK)
+	expect(t, prod.do(req{Method: "GET", Path: "/metrics", Peer: local}), http.StatusNotFound)
+	dev := newAPI(t, map[string]string{"ENV": "development", "TRUSTED_PROXIES": "198.51.100.0/24"})
+	expect(t, dev.do(req{Method: "GET", Path: "/metrics", Peer: local}), http.StatusOK)
+	expect(t, dev.do(req{Method: "GET", Path: "/metrics", Peer: "[::1]:40000"}), http.StatusOK)
+	expect(t, dev.do(req{Method: "GET", Path: "/metrics", Peer: remote}), http.StatusNotFound)
+	expect(t, dev.do(req{Method: "GET", Path: "/metrics", Peer: remote, Header: map[string]string{"X-Forwarded-For": "127.0.0.1"}}), http.StatusNotFound)
+	elsewhere := newAPI(t, map[string]string{"ENV": "development", "METRICS_ADDR": "127.0.0.1:19090"})
+	expect(t, elsewhere.do(req{Method: "GET", Path: "/metrics", Peer: local}), http.StatusNotFound)
 }

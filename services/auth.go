@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,15 @@ type AuthOptions struct {
 	Cache *UserCache
 	// BetterAuth, when set, accepts Better Auth tokens beside ours.
 	BetterAuth *BetterAuthOptions
+	// Registrations, when set, bounds registrations per client (see
+	// NewRegistrationLimiter); counted once a registration is valid, just
+	// before its password is hashed.
+	Registrations *ClientLimiter
+	// HashConcurrency bounds the bcrypt work running at once in this
+	// process (hashes and comparisons); 0 means half the CPUs, at least
+	// one, so that password work never takes every core from the
+	// requests that need none.
+	HashConcurrency int
 }
 
 // Auth registers users, checks passwords, and issues and verifies tokens.
@@ -68,6 +78,9 @@ type Auth struct {
 	// woken by a request) should not wait for; a login that needs it
 	// before it is ready waits for it.
 	dummyHash func() []byte
+	// hashSlots holds a token per bcrypt computation running (see
+	// AuthOptions.HashConcurrency and passwordWork).
+	hashSlots chan struct{}
 	// betterAuth verifies Better Auth tokens; nil when they are not
 	// accepted.
 	betterAuth *betterAuth
@@ -121,6 +134,9 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 		return h
 	})
 	go dummy()
+	if opts.HashConcurrency <= 0 {
+		opts.HashConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	var ba *betterAuth
 	if opts.BetterAuth != nil {
 		var err error
@@ -144,6 +160,7 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 		),
 		guard:     newFailureGuard(db, opts.Failures, opts.Secret),
 		dummyHash: dummy,
+		hashSlots: make(chan struct{}, opts.HashConcurrency),
 	}, nil
 }
 
@@ -238,8 +255,9 @@ func ValidateLogin(username, password string) *ValidationError {
 	return v
 }
 
-// Register creates an active user.
-func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, error) {
+// Register creates an active user. client (an address, or /64) is held
+// to the registration limit.
+func (a *Auth) Register(ctx context.Context, in RegisterInput, client string) (models.User, error) {
 	if err := in.Validate().Err(); err != nil {
 		return models.User{}, err
 	}
@@ -251,11 +269,15 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput) (models.User, err
 	if err := conflicts(ctx, a.db, 0, user.Email, user.Username); err != nil {
 		return models.User{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password.Value), a.opts.BcryptCost)
-	if err != nil {
-		return models.User{}, fmt.Errorf("hash password: %w", err)
+	if a.opts.Registrations != nil {
+		if err := a.opts.Registrations.Take(ctx, client); err != nil {
+			return models.User{}, err
+		}
 	}
-	hashed := string(hash)
+	hashed, err := a.hashPassword(ctx, in.Password.Value)
+	if err != nil {
+		return models.User{}, err
+	}
 	user.HashedPassword = &hashed
 	now := a.opts.Now().UTC().Truncate(time.Microsecond)
 	user.CreatedAt, user.UpdatedAt = now, now
@@ -352,7 +374,11 @@ func (a *Auth) Login(ctx context.Context, identifier, password, client string) (
 	if err := a.guard.attempt(ctx, account, client); err != nil {
 		return Token{}, err
 	}
-	if !a.comparePassword(user.HashedPassword, password) || !user.IsActive {
+	match, err := a.comparePassword(ctx, user.HashedPassword, password)
+	if err != nil {
+		return Token{}, err
+	}
+	if !match || !user.IsActive {
 		return Token{}, ErrUnauthorized
 	}
 	if err := a.guard.succeeded(ctx, account, client); err != nil {
@@ -376,7 +402,11 @@ func (a *Auth) CheckPassword(ctx context.Context, userID int64, field, password,
 	if err != nil {
 		return translate(err, "load password")
 	}
-	if !a.comparePassword(hash, password) {
+	match, err := a.comparePassword(ctx, hash, password)
+	if err != nil {
+		return err
+	}
+	if !match {
 		return &ValidationError{Fields: []FieldError{{Field: field, Message: "is incorrect"}}}
 	}
 	return a.guard.succeeded(ctx, account, client)
@@ -386,13 +416,52 @@ func (a *Auth) CheckPassword(ctx context.Context, userID int64, field, password,
 // unknown user, or an account that signs in only through Better Auth) it
 // still runs one bcrypt comparison, so that every refusal takes the same
 // time and tells nothing about the account.
-func (a *Auth) comparePassword(hash *string, password string) bool {
-	if hash == nil || *hash == "" {
-		bcrypt.CompareHashAndPassword(a.dummyHash(), []byte(password))
-		return false
-	}
-	return bcrypt.CompareHashAndPassword([]byte(*hash), []byte(password)) == nil
+func (a *Auth) comparePassword(ctx context.Context, hash *string, password string) (match bool, err error) {
+	err = a.passwordWork(ctx, func() {
+		if hash == nil || *hash == "" {
+			bcrypt.CompareHashAndPassword(a.dummyHash(), []byte(password))
+			return
+		}
+		match = bcrypt.CompareHashAndPassword([]byte(*hash), []byte(password)) == nil
+	})
+	return match, err
 }
+
+// hashPassword is the stored form of a new password.
+func (a *Auth) hashPassword(ctx context.Context, password string) (string, error) {
+	var hash []byte
+	var herr error
+	if err := a.passwordWork(ctx, func() { hash, herr = bcrypt.GenerateFromPassword([]byte(password), a.opts.BcryptCost) }); err != nil {
+		return "", err
+	}
+	if herr != nil {
+		return "", fmt.Errorf("hash password: %w", herr)
+	}
+	return string(hash), nil
+}
+
+// passwordWork runs one bcrypt computation when a slot is free, waiting
+// for one at most hashQueueWait: a flood of logins or registrations
+// (about a quarter of a second of CPU each at cost 12) queues briefly and
+// is then refused with ErrPasswordWorkBusy (503), instead of taking every
+// core from the requests that need no password.
+func (a *Auth) passwordWork(ctx context.Context, fn func()) error {
+	t := time.NewTimer(hashQueueWait)
+	defer t.Stop()
+	select {
+	case a.hashSlots <- struct{}{}:
+	case <-t.C:
+		return ErrPasswordWorkBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-a.hashSlots }()
+	fn()
+	return nil
+}
+
+// hashQueueWait is how long a password check waits for a bcrypt slot.
+const hashQueueWait = 2 * time.Second
 
 // SweepFailures deletes failed-attempt counters whose window has passed.
 func (a *Auth) SweepFailures(ctx context.Context) (int64, error) { return a.guard.sweep(ctx) }

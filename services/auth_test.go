@@ -289,6 +289,27 @@ func TestFailedPasswordLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("a client over its limit writes no more rows", func(t *testing.T) {
+		const client = "198.51.100.40"
+		for range limits.PerClient {
+			u := newUserWithPassword(t, pw)
+			auth.Login(ctx, u.Username, "wrong-password", client)
+		}
+		var before, after int64
+		db.Model(&models.AuthFailure{}).Count(&before)
+		for range 10 {
+			u := newUserWithPassword(t, pw)
+			var rl *RateLimitError
+			if _, err := auth.Login(ctx, u.Username, "wrong-password", client); !errors.As(err, &rl) {
+				t.Fatalf("spraying past the client's limit: %v, want a rate limit", err)
+			}
+		}
+		db.Model(&models.AuthFailure{}).Count(&after)
+		if after != before {
+			t.Errorf("10 refused attempts on new accounts wrote %d counter rows, want 0", after-before)
+		}
+	})
+
 	t.Run("success starts afresh", func(t *testing.T) {
 		u := newUserWithPassword(t, pw)
 		for range 2 {

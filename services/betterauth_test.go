@@ -525,7 +525,7 @@ func TestBetterAuthUsernameTaken(t *testing.T) {
 	auth := newBAAuth(t, newBAServer(t, k), nil, time.Second)
 	sub := uniqueSub("taken-")
 	name := externalUsername(baIssuer, sub, 0)
-	if _, err := auth.Register(ctx, RegisterInput{Email: Some(sub + "@example.com"), Username: Some(name), Password: Some("correct horse battery")}); err == nil {
+	if _, err := auth.Register(ctx, RegisterInput{Email: Some(sub + "@example.com"), Username: Some(name), Password: Some("correct horse battery")}, "203.0.113.1"); err == nil {
 		t.Fatalf("registered the generated username %s", name)
 	}
 	squatter := newUser(t)

@@ -33,6 +33,9 @@ var (
 	// Auth, Neon Auth) whose key set could never be fetched, so the token
 	// can be neither accepted nor refused yet (503, not 401: a 401 would
 	// sign the user out).
+	// ErrPasswordWorkBusy: every bcrypt slot stayed busy while a password
+	// check waited (503; retry shortly).
+	ErrPasswordWorkBusy = errors.New("too many password checks at once")
 	// ErrTooManyLists: the user's listings already running (on any
 	// instance) are as many as allowed; retry in a moment (429).
 	ErrTooManyLists = errors.New("too many listings of this user at once")

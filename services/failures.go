@@ -67,17 +67,32 @@ func (g *failureGuard) attempt(ctx context.Context, account, client string) erro
 		RetryAfter float64
 	}
 	window := g.limits.Window.Seconds()
+	// A key already at its limit within its window is not counted again,
+	// and then neither is the other: a client over its limit, spraying
+	// passwords over many accounts, writes no row for each new account.
+	// Such a key comes back from over with one failure more, so the check
+	// below refuses as it would have.
 	err := write(ctx, func() error {
 		rows = rows[:0]
 		return g.db.WithContext(ctx).Raw(`
-			INSERT INTO auth_failures AS f (key, failures, window_start)
-			VALUES (@pair, 1, now()), (@client, 1, now())
-			ON CONFLICT (key) DO UPDATE SET
-				failures = CASE WHEN f.window_start <= now() - make_interval(secs => @window) THEN 1 ELSE f.failures + 1 END,
-				window_start = CASE WHEN f.window_start <= now() - make_interval(secs => @window) THEN now() ELSE f.window_start END
-			RETURNING f.key, f.failures,
-				extract(epoch FROM f.window_start + make_interval(secs => @window) - now())::float8 AS retry_after`,
-			map[string]any{"pair": pair, "client": cli, "window": window}).Scan(&rows).Error
+			WITH over AS (
+				SELECT key, failures + 1 AS failures,
+					extract(epoch FROM window_start + make_interval(secs => @window) - now())::float8 AS retry_after
+				FROM auth_failures
+				WHERE key IN (@pair, @client) AND window_start > now() - make_interval(secs => @window)
+				  AND failures >= CASE WHEN key = @client THEN CAST(@per_client AS int) ELSE CAST(@per_account AS int) END
+			), counted AS (
+				INSERT INTO auth_failures AS f (key, failures, window_start)
+				SELECT * FROM (VALUES (@pair, 1, now()), (@client, 1, now())) AS v
+				WHERE NOT EXISTS (SELECT FROM over)
+				ON CONFLICT (key) DO UPDATE SET
+					failures = CASE WHEN f.window_start <= now() - make_interval(secs => @window) THEN 1 ELSE f.failures + 1 END,
+					window_start = CASE WHEN f.window_start <= now() - make_interval(secs => @window) THEN now() ELSE f.window_start END
+				RETURNING f.key, f.failures,
+					extract(epoch FROM f.window_start + make_interval(secs => @window) - now())::float8 AS retry_after
+			)
+			SELECT * FROM over UNION ALL SELECT * FROM counted`,
+			map[string]any{"pair": pair, "client": cli, "window": window, "per_client": g.limits.PerClient, "per_account": g.limits.PerAccount}).Scan(&rows).Error
 	})
 	if err != nil {
 		return translate(err, "count password attempt")

@@ -79,7 +79,13 @@ const (
 
 func newJWKSCache(url string, refresh, minRefresh, timeout time.Duration, client *http.Client, log *slog.Logger) *jwksCache {
 	if client == nil {
-		client = &http.Client{}
+		client = &http.Client{
+			// The key set is at the configured URL, checked at start
+			// (https in production). Following a redirect would let that
+			// host, or whoever answers for it, send this service to fetch
+			// keys from anywhere, an http:// address included.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -274,6 +280,9 @@ func (c *jwksCache) fetch(ctx context.Context, timeout time.Duration) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return fmt.Errorf("status %d, redirecting to %q: redirects are not followed; set the key set's own URL", resp.StatusCode, loc)
+		}
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,4 +201,25 @@ func TestBetterAuthKeysFromAServerStillLoading(t *testing.T) {
 		}
 	}
 	t.Logf("token accepted %s after the server finished loading", time.Since(ready).Round(time.Millisecond))
+}
+
+// TestJWKSRedirectsNotFollowed: a key set URL that answers with a redirect
+// is a failed fetch (saying so), and the place it points to is never
+// asked: whoever answers for the configured host cannot send this service
+// to fetch keys elsewhere.
+func TestJWKSRedirectsNotFollowed(t *testing.T) {
+	ctx := context.Background()
+	k := newBAKey(t, "EdDSA")
+	elsewhere := newBAServer(t, k)
+	redirector := httptest.NewServer(http.RedirectHandler(elsewhere.URL, http.StatusFound))
+	defer redirector.Close()
+	auth := newTestAuth(t, AuthOptions{BetterAuth: &BetterAuthOptions{JWKSURL: redirector.URL, Issuer: baIssuer, Audience: baAudience}})
+	sub := uniqueSub("redirect-")
+	_, err := auth.Authorize(ctx, signBA(t, k, baClaims(sub, sub+"@example.com")))
+	if !errors.Is(err, ErrKeysUnavailable) || !strings.Contains(err.Error(), "redirects are not followed") {
+		t.Errorf("keys behind a redirect: %v; want ErrKeysUnavailable saying redirects are not followed", err)
+	}
+	if n := elsewhere.fetches.Load(); n != 0 {
+		t.Errorf("the redirect's target was fetched %d times", n)
+	}
 }

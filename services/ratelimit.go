@@ -30,13 +30,27 @@ type ClientLimiter struct {
 	burst    int
 	// key makes the row keys HMACs: the table never holds an address.
 	key []byte
+	// reason says what was limited, in a refusal.
+	reason string
 }
 
 // NewClientLimiter limits every client to perSecond requests per second
-// with bursts of burst; secret keys the row HMACs.
+// with bursts of burst on the auth routes; secret keys the row HMACs.
 func NewClientLimiter(db *gorm.DB, perSecond float64, burst int, secret []byte) *ClientLimiter {
+	return newClientLimiter(db, "todo-api auth rate limit keys", "too many requests from this address", perSecond, burst, secret)
+}
+
+// NewRegistrationLimiter limits every client to perHour registrations an
+// hour (in bursts of as many): registering costs a bcrypt hash, and one
+// address must not be able to make accounts, or burn CPU, without end.
+// Its buckets share auth_rate_limits, under keys of their own.
+func NewRegistrationLimiter(db *gorm.DB, perHour int, secret []byte) *ClientLimiter {
+	return newClientLimiter(db, "todo-api registration limit keys", "too many registrations from this address", float64(perHour)/3600, perHour, secret)
+}
+
+func newClientLimiter(db *gorm.DB, purpose, reason string, perSecond float64, burst int, secret []byte) *ClientLimiter {
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("todo-api auth rate limit keys"))
+	mac.Write([]byte(purpose))
 	// The limits are part of the key: a bucket's tat only means something
 	// under the limits that set it, so new limits start new buckets (and
 	// instances running with different limits during a rollout keep apart).
@@ -46,6 +60,7 @@ func NewClientLimiter(db *gorm.DB, perSecond float64, burst int, secret []byte) 
 		interval: time.Duration(float64(time.Second) / perSecond),
 		burst:    burst,
 		key:      mac.Sum(nil),
+		reason:   reason,
 	}
 }
 
@@ -93,10 +108,10 @@ func (l *ClientLimiter) Take(ctx context.Context, client string) error {
 	if len(waits) == 0 {
 		// Refused, but the row was inserted after this statement's
 		// snapshot was taken: the bucket is busy right now.
-		return &RateLimitError{Reason: "too many requests from this address", RetryAfter: l.interval}
+		return &RateLimitError{Reason: l.reason, RetryAfter: l.interval}
 	}
 	if w := waits[0].Wait; w != nil {
-		return &RateLimitError{Reason: "too many requests from this address", RetryAfter: time.Duration(*w * float64(time.Second))}
+		return &RateLimitError{Reason: l.reason, RetryAfter: time.Duration(*w * float64(time.Second))}
 	}
 	return nil
 }

@@ -3,10 +3,8 @@ package services
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -98,11 +96,11 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 		}
 	}
 	if in.Password.Set {
-		hash, err := bcrypt.GenerateFromPassword([]byte(in.Password.Value), s.auth.opts.BcryptCost)
+		hash, err := s.auth.hashPassword(ctx, in.Password.Value)
 		if err != nil {
-			return models.User{}, fmt.Errorf("hash password: %w", err)
+			return models.User{}, err
 		}
-		updates["hashed_password"] = string(hash)
+		updates["hashed_password"] = hash
 	}
 	var rows []models.User
 	err := write(ctx, func() error {

@@ -11,11 +11,11 @@ import (
 
 // sideRow is one row of the side-by-side table.
 type sideRow struct {
-	Scenario                   string
-	New, Old, Peer             string
-	NewPeer, NewOld, NewCeil   string
-	P99s, Non2xx               string
-	newPeerRatio, newPeerKnown float64
+	Scenario                 string
+	New, Old, Peer           string
+	NewPeer, NewOld, NewCeil string
+	P99s, Non2xx             string
+	newPeerRatio             float64
 }
 
 // sideBySide is what the template shows of the other builds.

@@ -57,7 +57,17 @@ func TestListLimitsOverHTTP(t *testing.T) {
 	release()
 
 	release = hold("LOCK TABLE todos IN ACCESS EXCLUSIVE MODE")
-	r = expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}), http.StatusServiceUnavailable)
+	// While one listing waits on the lock (holding the account's one
+	// slot in this instance), a second is refused here, without a
+	// statement.
+	first := make(chan response, 1)
+	go func() { first <- a.do(req{Method: "GET", Path: "/api/v1/todos", Token: acc.Token}) }()
+	for waiting := int64(0); waiting == 0; { // until the first waits on the lock
+		db.Raw("SELECT count(*) FROM pg_locks WHERE relation = 'todos'::regclass AND NOT granted").Scan(&waiting)
+	}
+	expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos?limit=5", Token: acc.Token}), http.StatusTooManyRequests)
+	r = <-first
+	expect(t, r, http.StatusServiceUnavailable)
 	if strings.Contains(string(r.Body), "database is unavailable") || !strings.Contains(string(r.Body), "took too long") {
 		t.Errorf("503 of a stopped listing: %s", r.Body)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -160,6 +161,11 @@ func (s *Todos) List(ctx context.Context, c Caller, q ListQuery) (Page, error) {
 		return Page{}, &QueryError{Fields: problems}
 	}
 	limit := q.limit()
+	leave, ok := s.running.enter(c.ID, s.listsPerUser)
+	if !ok {
+		return Page{}, ErrTooManyLists
+	}
+	defer leave()
 	listCtx := ctx
 	if s.listTimeout > 0 {
 		var cancel context.CancelFunc
@@ -196,6 +202,40 @@ func (s *Todos) List(ctx context.Context, c Caller, q ListQuery) (Page, error) {
 		result.NextCursor = &next
 	}
 	return result, nil
+}
+
+// runningLists counts each user's listings running in this process: a
+// first filter before the database's gate (listGate), with the same limit,
+// so that a flood of listings from one user is refused without a
+// statement each. The gate in the database is what holds across
+// instances; this one only spares it the obvious cases.
+type runningLists struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+// enter counts a listing of user and returns its leave, or says no when
+// limit are running already (a limit of 0 admits all, uncounted).
+func (r *runningLists) enter(user int64, limit int) (leave func(), ok bool) {
+	if limit <= 0 {
+		return func() {}, true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n[user] >= limit {
+		return nil, false
+	}
+	if r.n == nil {
+		r.n = map[int64]int{}
+	}
+	r.n[user]++
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.n[user]--; r.n[user] <= 0 {
+			delete(r.n, user)
+		}
+	}, true
 }
 
 // listRow is a row of listStatement: a todo of the page, and the number of

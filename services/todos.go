@@ -36,6 +36,7 @@ type Todos struct {
 	// at once on all instances (0: no bound). See List.
 	listTimeout  time.Duration
 	listsPerUser int
+	running      runningLists
 	// budget bounds each user's creates (see BudgetCreates).
 	budget createBudget
 }

@@ -135,4 +135,14 @@ func TestTodoLimit(t *testing.T) {
 	if kept, real := count(); kept != real || real != 4 {
 		t.Errorf("after SQL by hand: todo_count %d, todos %d; want 4 and 4", kept, real)
 	}
+	// An unfiltered listing's total is that count; a filtered one counts.
+	for _, q := range []ListQuery{{}, {Offset: 2}, {Completed: new(false)}} {
+		page, err := s.List(ctx, u, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total != 4 {
+			t.Errorf("List(%+v).Total = %d, want 4", q, page.Total)
+		}
+	}
 }

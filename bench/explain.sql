@@ -10,10 +10,13 @@
 --             generic plan, which is what the service really runs.
 -- Every query runs once before it is explained, so buffers are warm.
 --
--- Every statement carries the account check the service adds (the EXISTS,
--- services/caller.go); the bench user's token version is 0.
+-- Every statement is the one the service sends (captured from the server's
+-- statement log): the page and the exact total in one statement, the
+-- per-user listing gate (two advisory-lock slots; always free here), and
+-- the account check (services/caller.go: the user's row and a token id no
+-- revoked token has); the bench user's token version is 0.
 --
--- psql variables: bench_user, pattern (%word%), cur_ts, cur_id.
+-- psql variables: bench_user, word, cur_ts, cur_id.
 
 \set ON_ERROR_STOP on
 \pset pager off
@@ -21,124 +24,82 @@
 \pset tuples_only on
 \set QUIET on
 
-\echo '#### count(*): the "total" of every listing without q (first page, offset, cursor)'
+\echo '#### first page and total: ORDER BY created_at DESC, id DESC LIMIT 21, the total (users.todo_count) in the same statement'
 \echo
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0);
+SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0);
+EXPLAIN (ANALYZE, BUFFERS) SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21;
 \echo '```'
-PREPARE q_count(bigint) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0);
+PREPARE q_first(bigint) AS SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = $1) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = $1 AND (EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21;
 \o /dev/null
-EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user);
-EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user); EXECUTE q_count(:bench_user);
+EXECUTE q_first(:bench_user); EXECUTE q_first(:bench_user); EXECUTE q_first(:bench_user);
+EXECUTE q_first(:bench_user); EXECUTE q_first(:bench_user); EXECUTE q_first(:bench_user);
 \o
 \echo 'prepared (7th execution):'
 \echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_count(:bench_user);
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_first(:bench_user);
 \echo '```'
 \echo
 
-\echo '#### first page: ORDER BY created_at DESC, id DESC LIMIT 21'
+\echo '#### search q=word: the matches once (CTE m), the page and count(*) of m'
 \echo
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21;
+WITH m AS MATERIALIZED (SELECT todos.id, todos.created_at FROM "todos" WHERE (todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') OR todo_search_keys(user_id, title, description) @> todo_search_overflow_key(:bench_user)) AND ((strpos(lower(title), lower(:'word')) > 0 OR strpos(lower(description), lower(:'word')) > 0)) AND ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea)))), p AS (SELECT m.id FROM "m" ORDER BY m.created_at DESC, m.id DESC LIMIT 21) SELECT todos.*, (SELECT count(*) FROM m) AS list_total FROM p JOIN todos ON todos.id = p.id ORDER BY todos.created_at DESC, todos.id DESC;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21;
+EXPLAIN (ANALYZE, BUFFERS) WITH m AS MATERIALIZED (SELECT todos.id, todos.created_at FROM "todos" WHERE (todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') OR todo_search_keys(user_id, title, description) @> todo_search_overflow_key(:bench_user)) AND ((strpos(lower(title), lower(:'word')) > 0 OR strpos(lower(description), lower(:'word')) > 0)) AND ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea)))), p AS (SELECT m.id FROM "m" ORDER BY m.created_at DESC, m.id DESC LIMIT 21) SELECT todos.*, (SELECT count(*) FROM m) AS list_total FROM p JOIN todos ON todos.id = p.id ORDER BY todos.created_at DESC, todos.id DESC;
 \echo '```'
-PREPARE q_first(bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT $2;
+PREPARE q_search(bigint, text) AS WITH m AS MATERIALIZED (SELECT todos.id, todos.created_at FROM "todos" WHERE (todo_search_keys(user_id, title, description) @> todo_search_query_keys($1, $2) OR todo_search_keys(user_id, title, description) @> todo_search_overflow_key($1)) AND ((strpos(lower(title), lower($2)) > 0 OR strpos(lower(description), lower($2)) > 0)) AND ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = $1 AND (EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea)))), p AS (SELECT m.id FROM "m" ORDER BY m.created_at DESC, m.id DESC LIMIT 21) SELECT todos.*, (SELECT count(*) FROM m) AS list_total FROM p JOIN todos ON todos.id = p.id ORDER BY todos.created_at DESC, todos.id DESC;
 \o /dev/null
-EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21);
-EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21); EXECUTE q_first(:bench_user, 21);
+EXECUTE q_search(:bench_user, :'word'); EXECUTE q_search(:bench_user, :'word'); EXECUTE q_search(:bench_user, :'word');
+EXECUTE q_search(:bench_user, :'word'); EXECUTE q_search(:bench_user, :'word'); EXECUTE q_search(:bench_user, :'word');
 \o
 \echo 'prepared (7th execution):'
 \echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_first(:bench_user, 21);
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search(:bench_user, :'word');
 \echo '```'
 \echo
 
-\echo '#### search count: count(*) with q (per-user search keys, then title ILIKE or description ILIKE)'
+\echo '#### offset 5000: LIMIT 21 OFFSET 5000, with the total'
 \echo
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
+SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21 OFFSET 5000;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\'));
+EXPLAIN (ANALYZE, BUFFERS) SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21 OFFSET 5000;
 \echo '```'
-PREPARE q_search_count(bigint, bigint, text, text, text) AS SELECT count(*) FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\'));
+PREPARE q_offset(bigint) AS SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = $1) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND user_id = $1 AND (EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21 OFFSET 5000;
 \o /dev/null
-EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
-EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
-EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern'); EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
+EXECUTE q_offset(:bench_user); EXECUTE q_offset(:bench_user); EXECUTE q_offset(:bench_user);
+EXECUTE q_offset(:bench_user); EXECUTE q_offset(:bench_user); EXECUTE q_offset(:bench_user);
 \o
 \echo 'prepared (7th execution):'
 \echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search_count(:bench_user, :bench_user, :'word', :'pattern', :'pattern');
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_offset(:bench_user);
 \echo '```'
 \echo
 
-\echo '#### search page: q with ORDER BY created_at DESC, id DESC LIMIT 21'
+\echo '#### cursor page (after row 5,000): (created_at, id) < (cursor) LIMIT 21, with the total'
 \echo
 \echo 'literal:'
 \echo '```'
 \o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
+SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND (todos.created_at, todos.id) < (:'cur_ts', :cur_id) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21;
 \o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys(:bench_user, :'word') AND ((title ILIKE :'pattern' ESCAPE '\' OR description ILIKE :'pattern' ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT 21;
+EXPLAIN (ANALYZE, BUFFERS) SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND (todos.created_at, todos.id) < (:'cur_ts', :cur_id) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21;
 \echo '```'
-PREPARE q_search(bigint, bigint, text, text, text, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) AND todo_search_keys(user_id, title, description) @> todo_search_query_keys($2, $3) AND ((title ILIKE $4 ESCAPE '\' OR description ILIKE $5 ESCAPE '\')) ORDER BY created_at DESC, id DESC LIMIT $6;
+PREPARE q_cursor(bigint, timestamptz, bigint) AS SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = $1) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(1953457152, :bench_user) OR pg_try_advisory_xact_lock(1953457153, :bench_user))) AND (todos.created_at, todos.id) < ($2, $3) AND user_id = $1 AND (EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = '\x00'::bytea))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT 21;
 \o /dev/null
-EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
-EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
-EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21); EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
+EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id);
+EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id);
 \o
 \echo 'prepared (7th execution):'
 \echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_search(:bench_user, :bench_user, :'word', :'pattern', :'pattern', 21);
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id);
 \echo '```'
 \echo
-
-\echo '#### offset 5000: LIMIT 21 OFFSET 5000'
-\echo
-\echo 'literal:'
-\echo '```'
-\o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET 5000;
-\o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET 5000;
-\echo '```'
-PREPARE q_offset(bigint, bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3;
-\o /dev/null
-EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000);
-EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000); EXECUTE q_offset(:bench_user, 21, 5000);
-\o
-\echo 'prepared (7th execution):'
-\echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_offset(:bench_user, 21, 5000);
-\echo '```'
-\echo
-
-\echo '#### cursor page (after row 5,000): (created_at, id) < (cursor) LIMIT 21'
-\echo
-\echo 'literal:'
-\echo '```'
-\o /dev/null
-SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND (created_at, id) < (:'cur_ts'::timestamptz, :cur_id) ORDER BY created_at DESC, id DESC LIMIT 21;
-\o
-EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = 0) AND (created_at, id) < (:'cur_ts'::timestamptz, :cur_id) ORDER BY created_at DESC, id DESC LIMIT 21;
-\echo '```'
-PREPARE q_cursor(bigint, timestamptz, bigint, bigint) AS SELECT * FROM "todos" WHERE user_id = $1 AND EXISTS (SELECT 1 FROM users WHERE users.id = $1 AND users.is_active AND users.token_version = 0) AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
-\o /dev/null
-EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21);
-EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21);
-EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21); EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21);
-\o
-\echo 'prepared (7th execution):'
-\echo '```'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE q_cursor(:bench_user, :'cur_ts', :cur_id, 21);
-\echo '```'

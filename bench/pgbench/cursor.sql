@@ -1,13 +1,15 @@
--- GET /todos?cursor=<next_cursor of page 250>: count (total is
--- computed on cursor pages too), then the keyset page. cur_ts and cur_id
--- are the created_at and id of the bench user's row 5,000 in the default
--- sort: bench/run.sh reads them with SQL, checks that the API's cursor
--- points after the same row, and passes them with -D.
+-- GET /todos?cursor=...: page after the cursor, and the total, in one statement.
+-- The account check (services/caller.go accountCheck) carries the token's
+-- id (:tid, from -D, a hash no revoked token has). The listing gate
+-- (services/todo_list.go listGate) tries two advisory-lock slots of the
+-- user; each pgbench client has its own (client_id), so it always gets
+-- one, as the service does with LIST_CONCURRENCY above the clients.
 \set one 1
 \set ver 0
 \set lim 21
+\set slot_a 1953457152 + :client_id
+\set slot_b 1953457152 + :client_id + 1000
 \if :auth_lookup
 SELECT * FROM users WHERE id = :bench_user LIMIT :one;
 \endif
-SELECT count(*) FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = :ver);
-SELECT * FROM todos WHERE user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = :ver) AND (created_at, id) < (:cur_ts, :cur_id) ORDER BY created_at DESC, id DESC LIMIT :lim;
+SELECT todos.*, (SELECT todo_count FROM "users" WHERE users.id = :bench_user) AS list_total FROM "todos" WHERE ((SELECT pg_try_advisory_xact_lock(:slot_a, :bench_user) OR pg_try_advisory_xact_lock(:slot_b, :bench_user))) AND (todos.created_at, todos.id) < (:cur_ts, :cur_id) AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = :ver AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = :tid))) ORDER BY todos.created_at DESC, todos.id DESC LIMIT :lim;

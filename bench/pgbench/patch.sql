@@ -1,6 +1,5 @@
 -- PATCH /todos/{id} {"completed", "priority"} without If-Match: the
--- UPDATE ... RETURNING * GORM sends (services/todos.go Update), with the
--- account check in its WHERE.
+-- UPDATE ... RETURNING * the service sends (services/todos.go Update).
 \set one 1
 \set ver 0
 \set k random(0, :id_count - 1)
@@ -10,4 +9,4 @@
 \if :auth_lookup
 SELECT * FROM users WHERE id = :bench_user LIMIT :one;
 \endif
-UPDATE todos SET completed = :c <= 3, priority = :p, updated_at = GREATEST(now(), updated_at + interval '1 microsecond') WHERE id = :id AND user_id = :bench_user AND EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = :ver) RETURNING *;
+UPDATE "todos" SET "completed" = :c <= 3, "priority" = :p, "updated_at" = GREATEST(now(), updated_at + interval '1 microsecond') WHERE id = :id AND user_id = :bench_user AND (EXISTS (SELECT 1 FROM users WHERE users.id = :bench_user AND users.is_active AND users.token_version = :ver AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE revoked_tokens.token_id = :tid))) RETURNING *;

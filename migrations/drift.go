@@ -55,7 +55,7 @@ func Drift(ctx context.Context, fromMigrations, fromModels *gorm.DB, ms []Migrat
 		// an operator class from a missing extension): that is drift too.
 		return []string{fmt.Sprintf("the models cannot be built where the migrations ran (%s): %s", strings.Join(exts, ", "), describe(err))}, nil
 	}
-	// Triggers neither (users.todo_count is kept by one): copy those the
+	// Triggers neither (todo_counts is kept by one): copy those the
 	// migrations created, onto the tables the models just built.
 	var triggers []string
 	if err := fromMigrations.WithContext(ctx).Raw(`

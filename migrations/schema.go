@@ -58,7 +58,7 @@ func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
 			WHERE p.pronamespace = current_schema()::regnamespace
 			  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
 			  AND ? <> ''`},
-		// A trigger keeps users.todo_count; one a rollback leaves behind
+		// A trigger keeps todo_counts; one a rollback leaves behind
 		// would go on writing.
 		{s.Triggers, `
 			SELECT t.tgrelid::regclass::text || '.' || t.tgname, pg_get_triggerdef(t.oid)

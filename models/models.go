@@ -59,11 +59,9 @@ type User struct {
 	// with another version is refused. It goes up on a password or email
 	// change and on deactivation.
 	TokenVersion int32 `gorm:"not null;default:0"`
-	// TodoCount is how many todos the user has, kept by a trigger on todos
-	// (migration 20261207140000); CreateTAT is the user's budget of todo
-	// creations, as the generic cell rate algorithm's theoretical arrival
-	// time. Both are checked and spent by the create statement.
-	TodoCount int32     `gorm:"not null;default:0;check:chk_users_todo_count,todo_count >= 0"`
+	// CreateTAT is the user's budget of todo creations, as the generic cell
+	// rate algorithm's theoretical arrival time, checked and spent by the
+	// create statement (migration 20261207140000).
 	CreateTAT time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
 	CreatedAt time.Time `gorm:"not null;default:now()"`
 	UpdatedAt time.Time `gorm:"not null;default:now()"`
@@ -100,6 +98,18 @@ type AuthFailure struct {
 type AuthRateLimit struct {
 	Key string    `gorm:"primaryKey;size:64"`
 	TAT time.Time `gorm:"column:tat;not null;index:idx_auth_rate_limits_tat"`
+}
+
+// TodoCount is one stripe of how many todos a user has: the sum of the
+// user's stripes is the count, kept exact by a trigger on todos (migration
+// 20261207140000) whatever inserts or deletes them. Each statement adds to
+// a stripe picked at random, so concurrent creates of one user do not all
+// queue on one row until they commit.
+type TodoCount struct {
+	UserID int64 `gorm:"primaryKey;autoIncrement:false"`
+	User   *User `gorm:"constraint:OnDelete:CASCADE"`
+	Stripe int16 `gorm:"primaryKey;autoIncrement:false;check:chk_todo_counts_stripe,stripe >= 0 AND stripe < 16"`
+	N      int64 `gorm:"not null;default:0"`
 }
 
 // RevokedToken is a token ended early by POST /auth/logout: TokenID is the

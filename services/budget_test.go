@@ -87,6 +87,46 @@ func TestCreateBudgetAcrossInstances(t *testing.T) {
 	}
 }
 
+// TestCreateBudgetLeases: one user's concurrent creates through two
+// instances take units ahead (fewer statements lock the user's row), and
+// still never write past the budget: 400 creates at once, burst 320 (a
+// lease is at most 20 units), write at most 320 and give up at most a
+// lease per instance and create running, and later creates go on.
+func TestCreateBudgetLeases(t *testing.T) {
+	ctx := context.Background()
+	instances := []*Todos{
+		NewTodos(db, []byte("k"), nil).BudgetCreates(0.001, 320, 0),
+		NewTodos(db, []byte("k"), nil).BudgetCreates(0.001, 320, 0),
+	}
+	u := callerOf(newUser(t))
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Go(func() {
+			_, err := instances[i%2].Create(ctx, u, TodoInput{Title: Some("lease")})
+			var rl *RateLimitError
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.As(err, &rl):
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() > 320 || ok.Load() < 240 || ok.Load()+limited.Load() != 400 {
+		t.Errorf("400 creates at once, burst 320: %d written, %d limited; want 240 to 320 written, the rest limited", ok.Load(), limited.Load())
+	}
+	var written int64
+	db.Model(&models.Todo{}).Where("user_id = ?", u.ID).Count(&written)
+	if written != ok.Load() {
+		t.Errorf("%d todos in the table, %d creates answered", written, ok.Load())
+	}
+	t.Logf("400 creates at once, burst 320: %d written, %d limited", ok.Load(), limited.Load())
+}
+
 // TestTodoLimit: a user holds at most maxTodos todos: a create past it is
 // a TodoLimitError and writes nothing (a batch, none of it); a delete makes
 // room again; the count follows every insert and delete, cascades and
@@ -123,7 +163,7 @@ func TestTodoLimit(t *testing.T) {
 		t.Errorf("create after a delete: %v", err)
 	}
 	count := func() (kept, real int64) {
-		db.Raw("SELECT todo_count FROM users WHERE id = ?", user.ID).Scan(&kept)
+		db.Raw(todoCountOf, user.ID).Scan(&kept)
 		db.Model(&models.Todo{}).Where("user_id = ?", user.ID).Count(&real)
 		return
 	}

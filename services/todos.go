@@ -37,8 +37,10 @@ type Todos struct {
 	listTimeout  time.Duration
 	listsPerUser int
 	running      runningLists
-	// budget bounds each user's creates (see BudgetCreates).
+	// budget bounds each user's creates (see BudgetCreates); leases are
+	// the units of it this process holds already.
 	budget createBudget
+	leases budgetLeases
 }
 
 // NewTodos returns the service. cursorKey signs pagination cursors; now is
@@ -160,37 +162,80 @@ func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([
 }
 
 // insert writes todos, built by newTodo, in one statement, and sets their
-// ids. The statement itself checks the account (see Caller), and spends
-// the user's write budget on the user's row (see BudgetCreates and
-// migration 20261207140000): an UPDATE of that row, under the account
-// check and within the budget, then INSERT … SELECT … WHERE it updated
-// one. GORM's Create has no way to make an INSERT conditional, and a
-// separate check would cost a round trip on every create. The rows come
-// back in the order of the VALUES list, as with GORM's own multi-row
-// INSERT … RETURNING. Concurrent creates of one user queue on that row,
-// which is what makes the count and the budget exact on every instance.
+// ids. GORM's Create has no way to make an INSERT conditional, and a
+// separate check would cost a round trip on every create, so the statement
+// is INSERT … SELECT … WHERE, and itself checks:
+//   - the account (see Caller);
+//   - the user's todo limit, against the sum of the user's todo_counts
+//     (migration 20261207140000), as the statement's snapshot sees it;
+//   - the write budget, on the user's row (create_tat), unless this
+//     process holds units of it already (see budgetLeases): the statement
+//     then locks that row, spends what it asks if the budget has it (the
+//     create's cost, or more when more of the user's creates are running
+//     here) and inserts only when it could spend at least the cost.
+//
+// The rows come back in the order of the VALUES list, as with GORM's own
+// multi-row INSERT … RETURNING.
 func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []models.Todo) error {
-	var sql strings.Builder
-	args := make([]any, 0, 8*len(todos)+10)
 	cost := createCost(todos)
-	sql.WriteString("WITH account AS (UPDATE users SET create_tat = ")
+	ask := 0 // units the statement asks the user's row for
 	if s.budget.perMinute > 0 {
-		sql.WriteString("greatest(create_tat, now()) + make_interval(secs => ?)")
-		args = append(args, s.budget.spend(cost))
-	} else {
-		sql.WriteString("create_tat")
+		done := s.leases.begin(c.ID)
+		defer done()
+		if !s.leases.take(c.ID, cost, time.Now()) {
+			ask = s.leases.size(c.ID, cost, s.budget.burst)
+		}
 	}
-	sql.WriteString(" WHERE " + accountRow)
-	args = append(args, c.accountArgs()...)
-	if s.budget.maxTodos > 0 {
-		sql.WriteString(" AND todo_count + ? <= ?")
-		args = append(args, len(todos), s.budget.maxTodos)
+	rows, err := s.insertRows(db, c, todos, cost, ask)
+	if err != nil {
+		return err
 	}
-	if s.budget.perMinute > 0 {
-		sql.WriteString(" AND greatest(create_tat, now()) + make_interval(secs => ?) - now() <= make_interval(secs => ?)")
-		args = append(args, s.budget.spend(cost), s.budget.allowance())
+	if len(rows) != len(todos) && ask > 0 && s.leases.take(c.ID, cost, time.Now()) {
+		// The row had nothing left because others of the user's creates
+		// here took it ahead: spend theirs.
+		if rows, err = s.insertRows(db, c, todos, cost, 0); err != nil {
+			return err
+		}
 	}
-	sql.WriteString(" RETURNING users.id) INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
+	if len(rows) != len(todos) {
+		return s.refused(ctx, c, todos, cost, len(rows))
+	}
+	if granted := rows[0].Granted; granted > cost {
+		s.leases.put(c.ID, granted-cost, time.Now())
+	}
+	for i := range todos {
+		todos[i].ID = rows[i].ID
+	}
+	return nil
+}
+
+// insertedRow is a row insertRows wrote: its id, and the budget units the
+// statement took from the user's row.
+type insertedRow struct {
+	ID      int64
+	Granted int
+}
+
+// insertRows runs insert's statement; with ask > 0 it takes up to ask
+// units of the budget from the user's row, and at least cost, or writes
+// nothing.
+func (s *Todos) insertRows(db *gorm.DB, c Caller, todos []models.Todo, cost, ask int) ([]insertedRow, error) {
+	var sql strings.Builder
+	args := make([]any, 0, 8*len(todos)+16)
+	if ask > 0 {
+		// cur locks the user's row and reads its clock as it is once the
+		// lock is held (READ COMMITTED re-reads a row updated meanwhile);
+		// g is what the budget has room for, up to ask, in whole units.
+		sql.WriteString("WITH cur AS (SELECT users.id, extract(epoch FROM greatest(create_tat, now()) - now())::float8 AS backlog FROM users WHERE " +
+			accountRow + " FOR NO KEY UPDATE), ")
+		args = append(args, c.accountArgs()...)
+		sql.WriteString("g AS (SELECT id, least(?::int, floor((?::float8 - backlog) / ?::float8 + 1e-9))::int AS units FROM cur), ")
+		args = append(args, ask, s.budget.allowance(), s.budget.spend(1))
+		sql.WriteString("account AS (UPDATE users SET create_tat = greatest(create_tat, now()) + make_interval(secs => g.units * ?::float8) " +
+			"FROM g WHERE users.id = g.id AND g.units >= ? RETURNING g.units) ")
+		args = append(args, s.budget.spend(1), cost)
+	}
+	sql.WriteString("INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
 	for i, t := range todos {
 		if i > 0 {
 			sql.WriteString(", ")
@@ -198,22 +243,32 @@ func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []model
 		sql.WriteString("(?::bigint, ?::varchar, ?::text, ?::boolean, ?::smallint, ?::timestamptz, ?::timestamptz, ?::timestamptz)")
 		args = append(args, t.UserID, t.Title, t.Description, t.Completed, t.Priority, t.DueDate, t.CreatedAt, t.UpdatedAt)
 	}
-	sql.WriteString(") AS v WHERE EXISTS (SELECT 1 FROM account) RETURNING id")
-	var ids []int64
-	if err := db.Raw(sql.String(), args...).Scan(&ids).Error; err != nil {
-		return err
+	if ask > 0 {
+		sql.WriteString(") AS v WHERE EXISTS (SELECT 1 FROM account)")
+	} else {
+		sql.WriteString(") AS v WHERE " + accountCheck)
+		args = append(args, c.accountArgs()...)
 	}
-	if len(ids) != len(todos) {
-		return s.refused(ctx, c, todos, cost, len(ids))
+	if s.budget.maxTodos > 0 {
+		sql.WriteString(" AND " + todoCountOf + " + ? <= ?")
+		args = append(args, c.ID, len(todos), s.budget.maxTodos)
 	}
-	for i := range todos {
-		todos[i].ID = ids[i]
+	if ask > 0 {
+		sql.WriteString(" RETURNING id, (SELECT units FROM account) AS granted")
+	} else {
+		sql.WriteString(" RETURNING id, 0 AS granted")
 	}
-	return nil
+	var rows []insertedRow
+	err := db.Raw(sql.String(), args...).Scan(&rows).Error
+	return rows, err
 }
 
-// refused explains a create that wrote nothing: the token was revoked
-// (ErrUnauthorized), the user holds too many todos (*TodoLimitError), or
+// todoCountOf is how many todos a user has (the parameter): the sum of
+// the user's stripes of todo_counts.
+const todoCountOf = "(SELECT coalesce(sum(n), 0) FROM todo_counts WHERE todo_counts.user_id = ?)"
+
+// refused says why a create wrote nothing: the account no longer passes
+// (ErrUnauthorized), the user is at the todo limit (*TodoLimitError), or
 // the budget is spent for now (*RateLimitError, with how long to wait).
 func (s *Todos) refused(ctx context.Context, c Caller, todos []models.Todo, cost, written int) error {
 	var row struct {
@@ -222,9 +277,9 @@ func (s *Todos) refused(ctx context.Context, c Caller, todos []models.Todo, cost
 		Wait      float64
 	}
 	err := read(ctx, func() error {
-		return s.db.WithContext(ctx).Raw("SELECT "+accountCheck+" AS account, todo_count, "+
+		return s.db.WithContext(ctx).Raw("SELECT "+accountCheck+" AS account, "+todoCountOf+" AS todo_count, "+
 			"extract(epoch FROM greatest(create_tat, now()) + make_interval(secs => ?) - now())::float8 - ? AS wait FROM users WHERE id = ?",
-			append(c.accountArgs(), s.budget.spend(cost), s.budget.allowance(), c.ID)...).Scan(&row).Error
+			append(c.accountArgs(), c.ID, s.budget.spend(cost), s.budget.allowance(), c.ID)...).Scan(&row).Error
 	})
 	switch {
 	case err != nil:

@@ -246,6 +246,7 @@ type driftUser struct {
 	IsActive       bool      `gorm:"not null;default:true"`
 	TokenVersion   int32     `gorm:"not null;default:0"`
 	CreateTAT      time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
+	CreateGrant    int32     `gorm:"not null;default:0"`
 	CreatedAt      time.Time `gorm:"not null;default:now()"`
 	UpdatedAt      time.Time `gorm:"not null;default:now()"`
 }

@@ -63,9 +63,13 @@ type User struct {
 	// rate algorithm's theoretical arrival time, checked and spent by the
 	// create statement (migration 20261207140000).
 	CreateTAT time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
-	CreatedAt time.Time `gorm:"not null;default:now()"`
-	UpdatedAt time.Time `gorm:"not null;default:now()"`
-	Todos     []Todo    `gorm:"constraint:OnDelete:CASCADE"`
+	// CreateGrant is how many units of that budget the last create that
+	// spent it took: its own cost and those taken ahead for the creates
+	// that follow it in the same process.
+	CreateGrant int32     `gorm:"not null;default:0"`
+	CreatedAt   time.Time `gorm:"not null;default:now()"`
+	UpdatedAt   time.Time `gorm:"not null;default:now()"`
+	Todos       []Todo    `gorm:"constraint:OnDelete:CASCADE"`
 }
 
 // Todo belongs to one user. Description and DueDate are nullable.

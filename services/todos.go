@@ -223,17 +223,20 @@ func (s *Todos) insertRows(db *gorm.DB, c Caller, todos []models.Todo, cost, ask
 	var sql strings.Builder
 	args := make([]any, 0, 8*len(todos)+16)
 	if ask > 0 {
-		// cur locks the user's row and reads its clock as it is once the
-		// lock is held (READ COMMITTED re-reads a row updated meanwhile);
-		// g is what the budget has room for, up to ask, in whole units.
-		sql.WriteString("WITH cur AS (SELECT users.id, extract(epoch FROM greatest(create_tat, now()) - now())::float8 AS backlog FROM users WHERE " +
-			accountRow + " FOR NO KEY UPDATE), ")
+		// units is what the budget has room for, up to ask, in whole
+		// units, from the row as the UPDATE finds it (READ COMMITTED
+		// re-reads a row updated meanwhile); create_grant hands it to
+		// RETURNING, which sees only the new row.
+		units := "least(?::int, floor((?::float8 - extract(epoch FROM greatest(create_tat, now()) - now())) / ?::float8 + 1e-9))::int"
+		unitArgs := []any{ask, s.budget.allowance(), s.budget.spend(1)}
+		sql.WriteString("WITH account AS (UPDATE users SET create_tat = greatest(create_tat, now()) + make_interval(secs => " + units + " * ?::float8), create_grant = " + units)
+		args = append(args, unitArgs...)
+		args = append(args, s.budget.spend(1))
+		args = append(args, unitArgs...)
+		sql.WriteString(" WHERE " + accountRow + " AND " + units + " >= ? RETURNING users.create_grant) ")
 		args = append(args, c.accountArgs()...)
-		sql.WriteString("g AS (SELECT id, least(?::int, floor((?::float8 - backlog) / ?::float8 + 1e-9))::int AS units FROM cur), ")
-		args = append(args, ask, s.budget.allowance(), s.budget.spend(1))
-		sql.WriteString("account AS (UPDATE users SET create_tat = greatest(create_tat, now()) + make_interval(secs => g.units * ?::float8) " +
-			"FROM g WHERE users.id = g.id AND g.units >= ? RETURNING g.units) ")
-		args = append(args, s.budget.spend(1), cost)
+		args = append(args, unitArgs...)
+		args = append(args, cost)
 	}
 	sql.WriteString("INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
 	for i, t := range todos {
@@ -254,7 +257,7 @@ func (s *Todos) insertRows(db *gorm.DB, c Caller, todos []models.Todo, cost, ask
 		args = append(args, c.ID, len(todos), s.budget.maxTodos)
 	}
 	if ask > 0 {
-		sql.WriteString(" RETURNING id, (SELECT units FROM account) AS granted")
+		sql.WriteString(" RETURNING id, (SELECT create_grant FROM account) AS granted")
 	} else {
 		sql.WriteString(" RETURNING id, 0 AS granted")
 	}

@@ -52,7 +52,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		cfg.DatabaseURL, cfg.DatabaseURLUnpooled = pg.URL, ""
 		log.Info("private PostgreSQL ready", "url", config.MaskURL(pg.URL))
 	}
-	if cfg.BetterAuthSecret == "" {
+	if cfg.SigningSecret == "" {
 		// Only development gets here (production refuses to start without
 		// a secret): a random secret kept on disk, so tokens and cursors
 		// survive a restart and nothing needs configuring.
@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("BETTER_AUTH_SECRET is not set and the development secret is unusable: %w", err)
 		}
-		cfg.BetterAuthSecret = secret
+		cfg.SigningSecret = secret
 		if generated {
 			log.Info("BETTER_AUTH_SECRET not set: generated a random development secret", "file", config.DevSecretFile)
 		} else {

@@ -61,13 +61,16 @@ type Config struct {
 	DBStartupTimeout  time.Duration `mapstructure:"db_startup_timeout"`
 	DBQueryExecMode   string        `mapstructure:"db_query_exec_mode"`
 
-	// BetterAuthSecret signs our own tokens. Empty in development means a
+	// SigningSecret (BETTER_AUTH_SECRET, the name Better Auth apps use for
+	// the same role) signs our own tokens, and every key the service
+	// derives (pagination cursors, the HMACs of the rate limit and failure
+	// counter rows) is derived from it. Empty in development means a
 	// random one generated and kept under ./.data/ (see LoadOrCreateSecret);
 	// production refuses to start without one.
-	BetterAuthSecret string        `mapstructure:"better_auth_secret"`
-	TokenIssuer      string        `mapstructure:"token_issuer"`
-	TokenAudience    string        `mapstructure:"token_audience"`
-	AccessTokenTTL   time.Duration `mapstructure:"access_token_ttl"`
+	SigningSecret  string        `mapstructure:"better_auth_secret"`
+	TokenIssuer    string        `mapstructure:"token_issuer"`
+	TokenAudience  string        `mapstructure:"token_audience"`
+	AccessTokenTTL time.Duration `mapstructure:"access_token_ttl"`
 	// BetterAuthURL turns on Better Auth tokens: the JWTs its jwt() plugin
 	// issues, verified against BetterAuthJWKSURL, with BetterAuthIssuer
 	// and BetterAuthAudience always checked. Load fills the three from the

@@ -250,8 +250,8 @@ func TestNoSecretInDevelopmentIsLeftToServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BetterAuthSecret != "" {
-		t.Errorf("secret = %q, want empty (serve generates one)", cfg.BetterAuthSecret)
+	if cfg.SigningSecret != "" {
+		t.Errorf("secret = %q, want empty (serve generates one)", cfg.SigningSecret)
 	}
 }
 

@@ -100,12 +100,12 @@ func (c Config) Validate() error {
 	}
 
 	switch {
-	case c.BetterAuthSecret == "" && c.Env == EnvProduction:
+	case c.SigningSecret == "" && c.Env == EnvProduction:
 		bad("BETTER_AUTH_SECRET", "is required when ENV=production (generate one with: openssl rand -base64 48)")
-	case c.BetterAuthSecret == "":
+	case c.SigningSecret == "":
 		// Development: serve generates one and keeps it under ./.data/.
 	default:
-		if err := CheckSecret(c.BetterAuthSecret); err != nil {
+		if err := CheckSecret(c.SigningSecret); err != nil {
 			bad("BETTER_AUTH_SECRET", "%v", err)
 		}
 	}

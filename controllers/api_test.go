@@ -614,7 +614,7 @@ func TestDatabaseGoneIsA503(t *testing.T) {
 // TestNewAppRefusesAShortSecret: the wiring fails, not the first request.
 func TestNewAppRefusesAShortSecret(t *testing.T) {
 	cfg := testConfig(t, nil)
-	cfg.BetterAuthSecret = "short"
+	cfg.SigningSecret = "short"
 	if _, err := controllers.NewApp(cfg, db, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("NewApp accepted a 5-byte signing secret")
 	}

@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,7 +92,7 @@ func (a *App) StartDraining() { a.drainOnce.Do(func() { close(a.drain) }) }
 // Prometheus metrics of the requests, the Go runtime and the pool.
 func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 	auth, err := services.NewAuth(db, services.AuthOptions{
-		Secret:     []byte(cfg.BetterAuthSecret),
+		Secret:     []byte(cfg.SigningSecret),
 		TokenTTL:   cfg.AccessTokenTTL,
 		BcryptCost: cfg.BcryptCost,
 		Issuer:     cfg.TokenIssuer,
@@ -106,7 +104,7 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 		},
 		Cache:           services.NewUserCache(cfg.AuthCacheTTL, nil),
 		BetterAuth:      betterAuthOptions(cfg, log),
-		Registrations:   services.NewRegistrationLimiter(db, cfg.RegisterLimit, []byte(cfg.BetterAuthSecret)),
+		Registrations:   services.NewRegistrationLimiter(db, cfg.RegisterLimit, []byte(cfg.SigningSecret)),
 		HashConcurrency: cfg.BcryptConcurrency,
 	})
 	if err != nil {
@@ -123,8 +121,8 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 		collectors.NewDBStatsCollector(sqlDB, "todo"),
 	)
 	drain := make(chan struct{})
-	budget := services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.BetterAuthSecret))
-	todos := services.NewTodos(db, cursorKey(cfg.BetterAuthSecret), nil).KeepIdempotencyKeys(cfg.IdempotencyKeyTTL).LimitLists(cfg.ListTimeout, cfg.ListConcurrency).
+	budget := services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.SigningSecret))
+	todos := services.NewTodos(db, cursorKey(cfg.SigningSecret), nil).KeepIdempotencyKeys(cfg.IdempotencyKeyTTL).LimitLists(cfg.ListTimeout, cfg.ListConcurrency).
 		BudgetCreates(cfg.TodoCreateRate, cfg.TodoCreateBurst, cfg.MaxTodosPerUser)
 	router, err := NewRouter(Deps{
 		Config:  cfg,
@@ -145,9 +143,7 @@ func NewApp(cfg config.Config, db *gorm.DB, log *slog.Logger) (*App, error) {
 // cursorKey derives the pagination cursor signing key from the auth
 // secret, so that the two uses never share a key.
 func cursorKey(secret string) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte("todo-api pagination cursors"))
-	return mac.Sum(nil)
+	return services.DeriveKey([]byte(secret), "todo-api pagination cursors")
 }
 
 // readiness answers /readyz: "shutting down" from the moment shutdown

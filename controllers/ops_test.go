@@ -209,7 +209,7 @@ func opsPanicAPI(t *testing.T) *api {
 	cfg := testConfig(t, nil)
 	logs := &logBuffer{}
 	auth, err := services.NewAuth(db, services.AuthOptions{
-		Secret:     []byte(cfg.BetterAuthSecret),
+		Secret:     []byte(cfg.SigningSecret),
 		TokenTTL:   cfg.AccessTokenTTL,
 		BcryptCost: cfg.BcryptCost,
 		Issuer:     cfg.TokenIssuer,
@@ -225,7 +225,7 @@ func opsPanicAPI(t *testing.T) *api {
 		Auth:    auth,
 		Users:   services.NewUsers(db, auth),
 		Todos:   opsPanickingTodos{},
-		Budget:  services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.BetterAuthSecret)),
+		Budget:  services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.SigningSecret)),
 		Metrics: prometheus.NewRegistry(),
 	})
 	if err != nil {

@@ -125,9 +125,13 @@ func Connect(o Options) (db *gorm.DB, wait func(context.Context) error, err erro
 	return db, wait, nil
 }
 
-// Now is the clock GORM stamps rows with: UTC at PostgreSQL's microsecond
-// precision, so a timestamp read back equals the one written.
-func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// Now is the clock GORM stamps rows with (StoredTime of the wall clock).
+func Now() time.Time { return StoredTime(time.Now()) }
+
+// StoredTime is t as PostgreSQL keeps a timestamptz: UTC, to the
+// microsecond, so the value a write answers with is the value later reads
+// return. Every time the service writes goes through it.
+func StoredTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 func connConfig(o Options) (*pgx.ConnConfig, string, error) {
 	cfg, err := pgx.ParseConfig(o.URL)

@@ -279,7 +279,7 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput, client string) (m
 		return models.User{}, err
 	}
 	user.HashedPassword = &hashed
-	now := a.opts.Now().UTC().Truncate(time.Microsecond)
+	now := storedTime(a.opts.Now())
 	user.CreatedAt, user.UpdatedAt = now, now
 	if err := write(ctx, func() error { return a.db.WithContext(ctx).Create(&user).Error }); err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {

@@ -260,7 +260,7 @@ func (a *Auth) provision(ctx context.Context, c betterAuthClaims) (models.User, 
 	if len(v.Fields) > 0 {
 		return models.User{}, fmt.Errorf("%w: the token's email cannot be used: %s", ErrUnauthorized, v.Fields[0].Message)
 	}
-	now := a.opts.Now().UTC().Truncate(time.Microsecond)
+	now := storedTime(a.opts.Now())
 	for attempt := range provisionAttempts {
 		user := models.User{
 			Email:       email,

@@ -38,9 +38,7 @@ type failureGuard struct {
 }
 
 func newFailureGuard(db *gorm.DB, limits FailureLimits, secret []byte) *failureGuard {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("todo-api auth failure keys"))
-	return &failureGuard{db: db, limits: limits, key: mac.Sum(nil)}
+	return &failureGuard{db: db, limits: limits, key: DeriveKey(secret, "todo-api auth failure keys")}
 }
 
 func (g *failureGuard) rowKey(parts ...string) string {

@@ -49,17 +49,15 @@ func NewRegistrationLimiter(db *gorm.DB, perHour int, secret []byte) *ClientLimi
 }
 
 func newClientLimiter(db *gorm.DB, purpose, reason string, perSecond float64, burst int, secret []byte) *ClientLimiter {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(purpose))
 	// The limits are part of the key: a bucket's tat only means something
 	// under the limits that set it, so new limits start new buckets (and
 	// instances running with different limits during a rollout keep apart).
-	fmt.Fprintf(mac, "\x00%g\x00%d", perSecond, burst)
+	key := DeriveKey(secret, fmt.Sprintf("%s\x00%g\x00%d", purpose, perSecond, burst))
 	return &ClientLimiter{
 		db:       db,
 		interval: time.Duration(float64(time.Second) / perSecond),
 		burst:    burst,
-		key:      mac.Sum(nil),
+		key:      key,
 		reason:   reason,
 	}
 }

@@ -3,7 +3,6 @@ package services
 import (
 	"context"
 	"errors"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -77,7 +76,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 			return models.User{}, err
 		}
 	}
-	updates := map[string]any{"updated_at": s.auth.opts.Now().UTC().Truncate(time.Microsecond)}
+	updates := map[string]any{"updated_at": storedTime(s.auth.opts.Now())}
 	if in.Email.Set || in.Password.Set {
 		updates["token_version"] = gorm.Expr("token_version + 1")
 	}
@@ -136,7 +135,7 @@ func (s *Users) Deactivate(ctx context.Context, userID int64) error {
 			Updates(map[string]any{
 				"is_active":     false,
 				"token_version": gorm.Expr("token_version + 1"),
-				"updated_at":    s.auth.opts.Now().UTC().Truncate(time.Microsecond),
+				"updated_at":    storedTime(s.auth.opts.Now()),
 			}).Error
 	})
 	return translate(err, "deactivate user")

@@ -20,7 +20,7 @@ import (
 )
 
 // Models lists every GORM model whose table the migrations must build.
-var Models = []any{&models.User{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}, &models.TodoCount{}}
+var Models = []any{&models.User{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}, &models.TodoCount{}, &models.CreateBudget{}}
 
 func (a *app) migrateCheckCommand() *cobra.Command {
 	return &cobra.Command{

@@ -245,8 +245,6 @@ type driftUser struct {
 	AuthSubject    *string   `gorm:"size:255;uniqueIndex:uq_users_auth_subject,priority:2"`
 	IsActive       bool      `gorm:"not null;default:true"`
 	TokenVersion   int32     `gorm:"not null;default:0"`
-	CreateTAT      time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
-	CreateGrant    int32     `gorm:"not null;default:0"`
 	CreatedAt      time.Time `gorm:"not null;default:now()"`
 	UpdatedAt      time.Time `gorm:"not null;default:now()"`
 }
@@ -276,7 +274,7 @@ func TestCheckModels(t *testing.T) {
 		t.Errorf("shipped models and migrations disagree:\n%s", migrations.FormatDiff(diff))
 	}
 
-	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&models.User{}, &driftTodo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}, &models.TodoCount{}}, log)
+	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&models.User{}, &driftTodo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}, &models.TodoCount{}, &models.CreateBudget{}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +282,7 @@ func TestCheckModels(t *testing.T) {
 		t.Errorf("a model field without a migration gave:\n%s", migrations.FormatDiff(diff))
 	}
 
-	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&driftUser{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}, &models.TodoCount{}}, log)
+	diff, err = cli.CheckModels(ctx, server, migrations.All(), []any{&driftUser{}, &models.Todo{}, &models.AuthFailure{}, &models.IdempotencyKey{}, &models.AuthRateLimit{}, &models.RevokedToken{}, &models.TodoCount{}, &models.CreateBudget{}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,18 +58,10 @@ type User struct {
 	// TokenVersion is carried by every token issued to the user; a token
 	// with another version is refused. It goes up on a password or email
 	// change and on deactivation.
-	TokenVersion int32 `gorm:"not null;default:0"`
-	// CreateTAT is the user's budget of todo creations, as the generic cell
-	// rate algorithm's theoretical arrival time, checked and spent by the
-	// create statement (migration 20261207140000).
-	CreateTAT time.Time `gorm:"column:create_tat;not null;default:'1970-01-01 00:00:00+00'"`
-	// CreateGrant is how many units of that budget the last create that
-	// spent it took: its own cost and those taken ahead for the creates
-	// that follow it in the same process.
-	CreateGrant int32     `gorm:"not null;default:0"`
-	CreatedAt   time.Time `gorm:"not null;default:now()"`
-	UpdatedAt   time.Time `gorm:"not null;default:now()"`
-	Todos       []Todo    `gorm:"constraint:OnDelete:CASCADE"`
+	TokenVersion int32     `gorm:"not null;default:0"`
+	CreatedAt    time.Time `gorm:"not null;default:now()"`
+	UpdatedAt    time.Time `gorm:"not null;default:now()"`
+	Todos        []Todo    `gorm:"constraint:OnDelete:CASCADE"`
 }
 
 // Todo belongs to one user. Description and DueDate are nullable.
@@ -114,6 +106,19 @@ type TodoCount struct {
 	User   *User `gorm:"constraint:OnDelete:CASCADE"`
 	Stripe int16 `gorm:"primaryKey;autoIncrement:false;check:chk_todo_counts_stripe,stripe >= 0 AND stripe < 16"`
 	N      int64 `gorm:"not null;default:0"`
+}
+
+// CreateBudget is a user's budget of todo creations (migration
+// 20261207140000): TAT is the generic cell rate algorithm's theoretical
+// arrival time, Granted how many units the last create that spent it took
+// (its own cost and those taken ahead for the creates that follow it in
+// the same process). Its own table, so that the users row every statement
+// reads is not rewritten by every create.
+type CreateBudget struct {
+	UserID  int64     `gorm:"primaryKey;autoIncrement:false"`
+	User    *User     `gorm:"constraint:OnDelete:CASCADE"`
+	TAT     time.Time `gorm:"column:tat;not null"`
+	Granted int32     `gorm:"not null;default:0"`
 }
 
 // RevokedToken is a token ended early by POST /auth/logout: TokenID is the

@@ -6,19 +6,19 @@ import (
 )
 
 // budgetLeases are the units of users' write budgets this process has
-// taken from the users' rows and not spent yet.
+// taken from their create_budgets rows and not spent yet.
 //
-// A create that spends the budget locks the user's row until it commits,
-// so one user's concurrent creates would queue there one commit at a time
-// (1,150 a second at 32 connections on the development machine, 1,890
-// with what follows). When
-// several of one user's creates run here at once, the one that goes to the
-// row asks for more than its own cost (size), and the creates that follow
-// spend the rest here (take) without touching the row. The budget in the
-// database is still what every instance spends from, so no instance can
-// let a user past it; units taken and not spent within leaseTTL are given
-// up, which only ever errs on the side of fewer creates. A user whose
-// creates come one at a time always asks for exactly their cost.
+// A create that spends the budget locks the user's budget row until it
+// commits, so one user's concurrent creates would queue there one commit at
+// a time (1,150 a second at 32 connections on the development machine,
+// 1,890 with what follows). When several of one user's creates run here at
+// once, the one that goes to the row asks for more than its own cost
+// (size), and the creates that follow spend the rest here (take) without
+// touching the row. The budget in the database is still what every
+// instance spends from, so no instance can let a user past it; units taken
+// and not spent within leaseTTL are given up, which only ever errs on the
+// side of fewer creates. A user whose creates come one at a time always
+// asks for exactly their cost.
 type budgetLeases struct {
 	mu sync.Mutex
 	m  map[int64]*budgetLease
@@ -85,7 +85,7 @@ func (l *budgetLeases) take(user int64, cost int, now time.Time) bool {
 	return true
 }
 
-// size is how many units a create costing cost asks the user's row for:
+// size is how many units a create costing cost asks the user's budget row for:
 // its cost, times the user's creates running here (at most
 // maxLeaseFactor), but never more than a sixteenth of the burst unless the
 // cost alone is more: what an instance can give up unspent stays a small

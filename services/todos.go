@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/models"
 )
 
@@ -47,7 +48,7 @@ type Todos struct {
 // the clock (nil means the wall clock).
 func NewTodos(db *gorm.DB, cursorKey []byte, now func() time.Time) *Todos {
 	if now == nil {
-		now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+		now = func() time.Time { return storedTime(time.Now()) }
 	}
 	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}, idempotencyTTL: DefaultIdempotencyTTL}
 }
@@ -127,11 +128,8 @@ func (in TodoInput) newTodo(userID int64, now time.Time) models.Todo {
 	return t
 }
 
-// storedTime is t as PostgreSQL keeps it: UTC, to the microsecond, so the
-// value a write answers with is the value later reads return.
-func storedTime(t time.Time) time.Time {
-	return t.UTC().Truncate(time.Microsecond)
-}
+// storedTime is t as PostgreSQL keeps it (database.StoredTime).
+var storedTime = database.StoredTime
 
 // Create stores one todo.
 func (s *Todos) Create(ctx context.Context, c Caller, in TodoInput) (models.Todo, error) {
@@ -168,7 +166,7 @@ func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([
 //   - the account (see Caller);
 //   - the user's todo limit, against the sum of the user's todo_counts
 //     (migration 20261207140000), as the statement's snapshot sees it;
-//   - the write budget, on the user's row (create_tat), unless this
+//   - the write budget, on the user's create_budgets row, unless this
 //     process holds units of it already (see budgetLeases): the statement
 //     then locks that row, spends what it asks if the budget has it (the
 //     create's cost, or more when more of the user's creates are running
@@ -178,7 +176,7 @@ func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([
 // multi-row INSERT … RETURNING.
 func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []models.Todo) error {
 	cost := createCost(todos)
-	ask := 0 // units the statement asks the user's row for
+	ask := 0 // units the statement asks the user's budget row for
 	if s.budget.perMinute > 0 {
 		done := s.leases.begin(c.ID)
 		defer done()
@@ -210,32 +208,41 @@ func (s *Todos) insert(ctx context.Context, db *gorm.DB, c Caller, todos []model
 }
 
 // insertedRow is a row insertRows wrote: its id, and the budget units the
-// statement took from the user's row.
+// statement took from the user's budget row.
 type insertedRow struct {
 	ID      int64
 	Granted int
 }
 
 // insertRows runs insert's statement; with ask > 0 it takes up to ask
-// units of the budget from the user's row, and at least cost, or writes
+// units of the budget from the user's budget row, and at least cost, or writes
 // nothing.
 func (s *Todos) insertRows(db *gorm.DB, c Caller, todos []models.Todo, cost, ask int) ([]insertedRow, error) {
 	var sql strings.Builder
 	args := make([]any, 0, 8*len(todos)+16)
 	if ask > 0 {
-		// units is what the budget has room for, up to ask, in whole
-		// units, from the row as the UPDATE finds it (READ COMMITTED
-		// re-reads a row updated meanwhile); create_grant hands it to
-		// RETURNING, which sees only the new row.
-		units := "least(?::int, floor((?::float8 - extract(epoch FROM greatest(create_tat, now()) - now())) / ?::float8 + 1e-9))::int"
-		unitArgs := []any{ask, s.budget.allowance(), s.budget.spend(1)}
-		sql.WriteString("WITH account AS (UPDATE users SET create_tat = greatest(create_tat, now()) + make_interval(secs => " + units + " * ?::float8), create_grant = " + units)
-		args = append(args, unitArgs...)
-		args = append(args, s.budget.spend(1))
-		args = append(args, unitArgs...)
-		sql.WriteString(" WHERE " + accountRow + " AND " + units + " >= ? RETURNING users.create_grant) ")
+		// The user's create_budgets row (made by the first create) is
+		// locked and moved on by what the budget has room for, up to ask,
+		// in whole units, from the row as the statement finds it (READ
+		// COMMITTED re-reads a row updated meanwhile); granted hands that
+		// to RETURNING, which sees only the new row. Nothing is spent, and
+		// nothing written, when the account does not pass.
+		room := func(tat string) string {
+			return "least(?::int, floor((?::float8 - extract(epoch FROM greatest(" + tat + ", now()) - now())) / ?::float8 + 1e-9))::int"
+		}
+		roomArgs := []any{ask, s.budget.allowance(), s.budget.spend(1)}
+		sql.WriteString("WITH account AS (INSERT INTO create_budgets AS b (user_id, tat, granted) SELECT ?::bigint, now() + make_interval(secs => g.units * ?::float8), g.units FROM (SELECT " +
+			room("now()") + " AS units) AS g WHERE g.units >= ? AND " + accountCheck)
+		args = append(args, c.ID, s.budget.spend(1))
+		args = append(args, roomArgs...)
+		args = append(args, cost)
 		args = append(args, c.accountArgs()...)
-		args = append(args, unitArgs...)
+		sql.WriteString(" ON CONFLICT (user_id) DO UPDATE SET tat = greatest(b.tat, now()) + make_interval(secs => " + room("b.tat") + " * ?::float8), granted = " + room("b.tat"))
+		args = append(args, roomArgs...)
+		args = append(args, s.budget.spend(1))
+		args = append(args, roomArgs...)
+		sql.WriteString(" WHERE " + room("b.tat") + " >= ? RETURNING b.granted) ")
+		args = append(args, roomArgs...)
 		args = append(args, cost)
 	}
 	sql.WriteString("INSERT INTO todos (user_id, title, description, completed, priority, due_date, created_at, updated_at) SELECT * FROM (VALUES ")
@@ -257,7 +264,7 @@ func (s *Todos) insertRows(db *gorm.DB, c Caller, todos []models.Todo, cost, ask
 		args = append(args, c.ID, len(todos), s.budget.maxTodos)
 	}
 	if ask > 0 {
-		sql.WriteString(" RETURNING id, (SELECT create_grant FROM account) AS granted")
+		sql.WriteString(" RETURNING id, (SELECT granted FROM account) AS granted")
 	} else {
 		sql.WriteString(" RETURNING id, 0 AS granted")
 	}
@@ -281,8 +288,8 @@ func (s *Todos) refused(ctx context.Context, c Caller, todos []models.Todo, cost
 	}
 	err := read(ctx, func() error {
 		return s.db.WithContext(ctx).Raw("SELECT "+accountCheck+" AS account, "+todoCountOf+" AS todo_count, "+
-			"extract(epoch FROM greatest(create_tat, now()) + make_interval(secs => ?) - now())::float8 - ? AS wait FROM users WHERE id = ?",
-			append(c.accountArgs(), c.ID, s.budget.spend(cost), s.budget.allowance(), c.ID)...).Scan(&row).Error
+			"coalesce(extract(epoch FROM greatest((SELECT tat FROM create_budgets WHERE user_id = ?), now()) + make_interval(secs => ?) - now())::float8 - ?, 0) AS wait",
+			append(c.accountArgs(), c.ID, c.ID, s.budget.spend(cost), s.budget.allowance())...).Scan(&row).Error
 	})
 	switch {
 	case err != nil:

@@ -283,6 +283,16 @@ func (s *Todos) listStatement(ctx context.Context, c Caller, q ListQuery, after 
 			// at most 16 rows instead of counting 10,000.
 			count = db.Raw(todoCountOf, c.ID)
 		}
+		if q.Offset > 0 && after == nil {
+			// A deep page finds its ids first, from the index alone where
+			// it can (an index-only scan skips the offset's rows without
+			// reading them from the table), then reads only those rows:
+			// at offset 5,000 the plain query fetched 5,021 rows to return
+			// 21.
+			page := bound(matches().Select("todos.id"), "todos")
+			return db.Raw(`WITH p AS (?) SELECT todos.*, (?) AS list_total FROM p JOIN todos ON todos.id = p.id
+				ORDER BY todos.`+order.key.column+" "+dir+", todos.id "+dir, page, count)
+		}
 		return bound(matches().Select("todos.*, (?) AS list_total", count), "todos")
 	}
 	found := matches().Select("todos.id, todos." + order.key.column)

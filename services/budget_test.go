@@ -59,31 +59,14 @@ func TestCreateBudget(t *testing.T) {
 // TestCreateBudgetAcrossInstances: the budget is one, kept in the
 // database: 40 creates at once through two instances, burst 10, write 10.
 func TestCreateBudgetAcrossInstances(t *testing.T) {
-	ctx := context.Background()
 	instances := []*Todos{
 		NewTodos(db, []byte("k"), nil).BudgetCreates(1, 10, 0),
 		NewTodos(db, []byte("k"), nil).BudgetCreates(1, 10, 0),
 	}
 	u := callerOf(newUser(t))
-	var ok, limited atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Go(func() {
-			_, err := instances[i%2].Create(ctx, u, TodoInput{Title: Some("race")})
-			var rl *RateLimitError
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.As(err, &rl):
-				limited.Add(1)
-			default:
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 10 || limited.Load() != 30 {
-		t.Errorf("40 creates at once, burst 10: %d written, %d limited; want 10 and 30", ok.Load(), limited.Load())
+	ok, limited := createsAtOnce(t, instances, u, 40)
+	if ok != 10 || limited != 30 {
+		t.Errorf("40 creates at once, burst 10: %d written, %d limited; want 10 and 30", ok, limited)
 	}
 }
 
@@ -93,38 +76,21 @@ func TestCreateBudgetAcrossInstances(t *testing.T) {
 // lease is at most 20 units), write at most 320 and give up at most a
 // lease per instance and create running, and later creates go on.
 func TestCreateBudgetLeases(t *testing.T) {
-	ctx := context.Background()
 	instances := []*Todos{
 		NewTodos(db, []byte("k"), nil).BudgetCreates(0.001, 320, 0),
 		NewTodos(db, []byte("k"), nil).BudgetCreates(0.001, 320, 0),
 	}
 	u := callerOf(newUser(t))
-	var ok, limited atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 400 {
-		wg.Go(func() {
-			_, err := instances[i%2].Create(ctx, u, TodoInput{Title: Some("lease")})
-			var rl *RateLimitError
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.As(err, &rl):
-				limited.Add(1)
-			default:
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() > 320 || ok.Load() < 240 || ok.Load()+limited.Load() != 400 {
-		t.Errorf("400 creates at once, burst 320: %d written, %d limited; want 240 to 320 written, the rest limited", ok.Load(), limited.Load())
+	ok, limited := createsAtOnce(t, instances, u, 400)
+	if ok > 320 || ok < 240 || ok+limited != 400 {
+		t.Errorf("400 creates at once, burst 320: %d written, %d limited; want 240 to 320 written, the rest limited", ok, limited)
 	}
 	var written int64
 	db.Model(&models.Todo{}).Where("user_id = ?", u.ID).Count(&written)
-	if written != ok.Load() {
-		t.Errorf("%d todos in the table, %d creates answered", written, ok.Load())
+	if written != ok {
+		t.Errorf("%d todos in the table, %d creates answered", written, ok)
 	}
-	t.Logf("400 creates at once, burst 320: %d written, %d limited", ok.Load(), limited.Load())
+	t.Logf("400 creates at once, burst 320: %d written, %d limited", ok, limited)
 }
 
 // TestTodoLimit: a user holds at most maxTodos todos: a create past it is
@@ -185,4 +151,28 @@ func TestTodoLimit(t *testing.T) {
 			t.Errorf("List(%+v).Total = %d, want 4", q, page.Total)
 		}
 	}
+}
+
+// createsAtOnce sends n creates of u at once, spread over instances, and
+// counts those written and those refused by the budget.
+func createsAtOnce(t *testing.T, instances []*Todos, u Caller, n int) (ok, limited int64) {
+	t.Helper()
+	var okN, limitedN atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := instances[i%len(instances)].Create(context.Background(), u, TodoInput{Title: Some("at once")})
+			var rl *RateLimitError
+			switch {
+			case err == nil:
+				okN.Add(1)
+			case errors.As(err, &rl):
+				limitedN.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return okN.Load(), limitedN.Load()
 }

@@ -191,6 +191,7 @@ func TestValidationErrors(t *testing.T) {
 		{"local auth not a bool", map[string]string{"LOCAL_AUTH": "sometimes"}, "LOCAL_AUTH: must be true or false"},
 		{"weak bcrypt in production", map[string]string{"ENV": "production", "BETTER_AUTH_SECRET": strings.Repeat("k", 40), "BCRYPT_COST": "4"}, "BCRYPT_COST: must be between 10 and 31"},
 		{"bcrypt too high", map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
+		{"list timeout too short", map[string]string{"LIST_TIMEOUT": "10ms"}, "LIST_TIMEOUT: must be 0 (off) or at least 100ms"},
 		{"bad rate", map[string]string{"AUTH_RATE_LIMIT": "0"}, "AUTH_RATE_LIMIT"},
 		{"bad burst", map[string]string{"AUTH_RATE_BURST": "0"}, "AUTH_RATE_BURST"},
 		{"tiny body limit", map[string]string{"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"},
@@ -214,6 +215,17 @@ func TestValidationErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShortRequestTimeoutAlone: lowering REQUEST_TIMEOUT below the
+// default LIST_TIMEOUT still starts (the request's deadline stops a
+// listing first), and LIST_TIMEOUT=0 turns the limit off.
+func TestShortRequestTimeoutAlone(t *testing.T) {
+	for _, vars := range []map[string]string{{"REQUEST_TIMEOUT": "1s"}, {"LIST_TIMEOUT": "0"}} {
+		if _, err := load(t, "", "", vars); err != nil {
+			t.Errorf("%v: %v", vars, err)
+		}
 	}
 }
 

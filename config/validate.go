@@ -172,8 +172,11 @@ func (c Config) Validate() error {
 	if c.MaxTodosPerUser < 1000 {
 		bad("MAX_TODOS_PER_USER", "must be at least 1000 (a full batch), got %d", c.MaxTodosPerUser)
 	}
-	if c.ListTimeout < 100*time.Millisecond || c.ListTimeout > c.RequestTimeout {
-		bad("LIST_TIMEOUT", "must be between 100ms and REQUEST_TIMEOUT (%s), got %s", c.RequestTimeout, c.ListTimeout)
+	// 0 turns the limit off; one above REQUEST_TIMEOUT is allowed (the
+	// request's deadline then stops a listing first), so that lowering
+	// REQUEST_TIMEOUT alone never refuses to start.
+	if c.ListTimeout != 0 && c.ListTimeout < 100*time.Millisecond {
+		bad("LIST_TIMEOUT", "must be 0 (off) or at least 100ms, got %s", c.ListTimeout)
 	}
 	if c.ListConcurrency < 1 || c.ListConcurrency > 64 {
 		bad("LIST_CONCURRENCY", "must be between 1 and 64, got %d", c.ListConcurrency)

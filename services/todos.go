@@ -48,7 +48,7 @@ type Todos struct {
 // the clock (nil means the wall clock).
 func NewTodos(db *gorm.DB, cursorKey []byte, now func() time.Time) *Todos {
 	if now == nil {
-		now = func() time.Time { return storedTime(time.Now()) }
+		now = database.Now
 	}
 	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}, idempotencyTTL: DefaultIdempotencyTTL}
 }

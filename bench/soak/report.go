@@ -31,17 +31,12 @@ type window struct {
 
 // readEvents reads events.csv (unix_ms,event; no header needed).
 func readEvents(path string) ([]event, error) {
-	f, err := os.Open(path)
+	rows, err := readCSV(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var out []event
 	for _, r := range rows {
@@ -148,14 +143,9 @@ func (r sampleRow) f(key string) float64 {
 }
 
 func readSamples(path string) ([]sampleRow, error) {
-	f, err := os.Open(path)
+	rows, err := readCSV(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%s: empty", path)
@@ -401,4 +391,18 @@ func dash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// readCSV reads all records of the CSV file at path.
+func readCSV(path string) ([][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rows, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/todo-api/todo-api/config"
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
+	"github.com/todo-api/todo-api/internal/pglocal"
 	"github.com/todo-api/todo-api/migrations"
 )
 
@@ -38,7 +39,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
 	if useEmbedded(cfg) {
 		log.Info("no database configured and none answers on 127.0.0.1:5432: starting a private PostgreSQL under ./.data/")
-		pg, err := database.StartEmbedded(".data")
+		pg, err := pglocal.Start(".data")
 		if err != nil {
 			return err
 		}

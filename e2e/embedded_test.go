@@ -14,6 +14,7 @@ import (
 
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/internal/pgharness"
+	"github.com/todo-api/todo-api/internal/pglocal"
 )
 
 // embeddedTestUser is the ordinary account TestEmbeddedPostgres runs serve
@@ -58,7 +59,7 @@ func TestEmbeddedPostgres(t *testing.T) {
 }
 
 // TestEmbeddedPostgresAsRoot: as root (a container's default), serve runs
-// the private PostgreSQL as the unprivileged database.EmbeddedAccount,
+// the private PostgreSQL as the unprivileged pglocal.Account,
 // which owns the data.
 func TestEmbeddedPostgresAsRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -73,7 +74,7 @@ func TestEmbeddedPostgresAsRoot(t *testing.T) {
 		}
 	}
 	embeddedRounds(t, dir, func() *exec.Cmd { return exec.Command(binary, "serve") })
-	u, err := user.Lookup(database.EmbeddedAccount)
+	u, err := user.Lookup(pglocal.Account)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +89,8 @@ func TestEmbeddedPostgresAsRoot(t *testing.T) {
 // and fails when the private server's port is taken.
 func embeddedDir(t *testing.T) string {
 	t.Helper()
-	if database.Answers("127.0.0.1:" + strconv.Itoa(database.EmbeddedPort)) {
-		t.Fatalf("port %d is taken; stop whatever listens there", database.EmbeddedPort)
+	if database.Answers("127.0.0.1:" + strconv.Itoa(pglocal.Port)) {
+		t.Fatalf("port %d is taken; stop whatever listens there", pglocal.Port)
 	}
 	dir := t.TempDir()
 	config, err := os.ReadFile("../config.yaml")
@@ -159,8 +160,8 @@ func embeddedRounds(t *testing.T, dir string, newCmd func() *exec.Cmd) {
 		if !strings.Contains(logs.String(), "private PostgreSQL stopped") {
 			t.Errorf("round %d: the private server was not stopped:\n%s", round, logs.String())
 		}
-		if database.Answers("127.0.0.1:" + strconv.Itoa(database.EmbeddedPort)) {
-			t.Errorf("round %d: something still listens on %d after exit", round, database.EmbeddedPort)
+		if database.Answers("127.0.0.1:" + strconv.Itoa(pglocal.Port)) {
+			t.Errorf("round %d: something still listens on %d after exit", round, pglocal.Port)
 		}
 		applied := strings.Count(logs.String(), "migration applied")
 		if round == 1 && applied == 0 {

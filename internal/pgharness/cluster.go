@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/todo-api/todo-api/internal/pglocal"
 )
 
 // Options configure StartCluster.
@@ -62,7 +64,7 @@ type Cluster struct {
 	TLS      bool
 
 	t       testing.TB
-	as      runAs
+	pg      pglocal.Cluster
 	logFile string
 }
 
@@ -70,10 +72,11 @@ type Cluster struct {
 // removed when the test ends.
 func StartCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
-	for _, tool := range []string{"initdb", "pg_ctl", "postgres"} {
-		requireFile(t, filepath.Join(BinDir, tool), installPostgres)
+	bin, err := pglocal.Installed(pgMajor)
+	if err != nil {
+		t.Fatalf("pgharness: %v: run `%s` (as root; .ci/setup-neon-standin.sh does it)", err, installPostgres)
 	}
-	as := owner(t)
+	u := serverUser(t)
 	if opts.Password != "" && opts.Role == "" {
 		opts.Role = "app"
 	}
@@ -88,15 +91,23 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("pgharness: listen address %q is not a loopback address", a)
 		}
 	}
-	dir := as.tempDir(t, "pgharness-")
+	dir := tempDir(t, u, "pgharness-")
+	logFile := filepath.Join(dir, "server.log")
+	// Opened here, not by pg_ctl -l: the servers' user writes to it through
+	// the descriptor its programs inherit (see pglocal.Cluster).
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
 	c := &Cluster{
 		Host: opts.ListenAddresses[0], Port: freePort(t, opts.ListenAddresses),
-		Dir: dir, DataDir: filepath.Join(dir, "data"), logFile: filepath.Join(dir, "server.log"),
+		Dir: dir, DataDir: filepath.Join(dir, "data"), logFile: logFile,
 		Role: opts.Role, Password: opts.Password, TLS: opts.TLS,
-		t: t, as: as,
+		t: t,
 	}
-	run(t, as.command(filepath.Join(BinDir, "initdb"), "-D", c.DataDir, "-U", Superuser, "-A", "trust",
-		"--no-sync", "--no-locale", "-E", "UTF8", "--no-instructions"))
+	c.pg = pglocal.Cluster{Bin: bin, Data: c.DataDir, User: u, Log: log}
+	c.check(c.pg.Init("-U", Superuser, "-A", "trust", "--no-sync", "--no-locale", "-E", "UTF8", "--no-instructions"))
 
 	conf := []string{
 		"",
@@ -137,7 +148,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	if err := os.WriteFile(filepath.Join(c.DataDir, "pg_hba.conf"), []byte(strings.Join(hba, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	as.chownAll(t, dir)
+	own(t, u, dir)
 
 	t.Cleanup(c.cleanup)
 	c.Start()
@@ -152,32 +163,24 @@ func (c *Cluster) cleanup() {
 	if c.t.Failed() {
 		c.t.Logf("pgharness: PostgreSQL log (%s):\n%s", c.DataDir, tail(c.Log(), 60))
 	}
-	if c.running() {
-		cmd := c.as.command(filepath.Join(BinDir, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "immediate", "-w", "-t", "30", "-s")
-		cmd.WaitDelay = 5 * time.Second
-		if out, err := cmd.CombinedOutput(); err != nil {
-			c.t.Errorf("pgharness: stop cluster: %v\n%s", err, out)
+	up, err := c.pg.Running()
+	if err != nil {
+		c.t.Errorf("pgharness: %v", err)
+		return
+	}
+	if up {
+		if err := c.pg.Stop("immediate"); err != nil {
+			c.t.Errorf("pgharness: stop cluster: %v\n%s", err, tail(c.Log(), 20))
 		}
 	}
 }
 
-// running reports whether the postmaster is up (pg_ctl status).
-func (c *Cluster) running() bool {
-	cmd := c.as.command(filepath.Join(BinDir, "pg_ctl"), "status", "-D", c.DataDir)
-	return cmd.Run() == nil
-}
-
-// pgctl runs pg_ctl with the data directory and waits for it.
-func (c *Cluster) pgctl(args ...string) {
+// check fails the test when one of the cluster's programs failed, with the
+// end of the log they and the server write to.
+func (c *Cluster) check(err error) {
 	c.t.Helper()
-	args = append(args, "-D", c.DataDir, "-w", "-t", "60", "-s")
-	cmd := c.as.command(filepath.Join(BinDir, "pg_ctl"), args...)
-	// The postmaster pg_ctl leaves behind writes to the log file, not to
-	// our pipes; WaitDelay guards against a leaked descriptor all the same.
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
 	if err != nil {
-		c.t.Fatalf("pgharness: pg_ctl %s: %v\n%s\nserver log:\n%s", args[0], err, out, tail(c.Log(), 40))
+		c.t.Fatalf("pgharness: %v\nserver log:\n%s", err, tail(c.Log(), 40))
 	}
 }
 
@@ -185,21 +188,21 @@ func (c *Cluster) pgctl(args ...string) {
 // connections.
 func (c *Cluster) Start() {
 	c.t.Helper()
-	c.pgctl("start", "-l", c.logFile)
+	c.check(c.pg.Start())
 }
 
 // Stop shuts the cluster down in fast mode (sessions are disconnected with
 // 57P01, as when a Neon compute suspends) and waits until it is down.
 func (c *Cluster) Stop() {
 	c.t.Helper()
-	c.pgctl("stop", "-m", "fast")
+	c.check(c.pg.Stop("fast"))
 }
 
 // Restart is `pg_ctl restart -m fast`: every session is cut, the server is
 // down for a moment, then accepts connections again.
 func (c *Cluster) Restart() {
 	c.t.Helper()
-	c.pgctl("restart", "-m", "fast", "-l", c.logFile)
+	c.check(c.pg.Restart("fast"))
 }
 
 // URL is a connection URL to the "postgres" database as user (default the

@@ -9,24 +9,22 @@
 //
 // PostgreSQL and PgBouncer refuse to run as root. When the tests run as root
 // (CI does), the binaries run as the "postgres" OS user, which owns the
-// files they use; otherwise they run as the current user.
+// files they use; otherwise they run as the current user (see pglocal,
+// which runs them).
 package pgharness
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/todo-api/todo-api/internal/pglocal"
 )
 
-// BinDir holds the PostgreSQL 15 server binaries (Debian's layout).
-const BinDir = "/usr/lib/postgresql/15/bin"
+// pgMajor is the PostgreSQL major version the clusters run (Debian's
+// postgresql-15 package).
+const pgMajor = "15"
 
 // PgBouncerPath is Debian's pgbouncer binary.
 const PgBouncerPath = "/usr/sbin/pgbouncer"
@@ -41,97 +39,36 @@ const (
 	installPgBouncer = "apt-get install -y pgbouncer"
 )
 
-// runAs is the OS user the servers run as: nil means the current user.
-type runAs struct {
-	cred *syscall.Credential
-	uid  int
-	gid  int
-}
-
-var (
-	serviceUserOnce sync.Once
-	serviceUser     runAs
-	serviceUserErr  error
-)
-
-// owner returns who the servers run as: the "postgres" OS user when the
-// tests run as root, else the current user (cred nil).
-func owner(t testing.TB) runAs {
+// serverUser returns who the servers run as (pglocal.ServerUser).
+func serverUser(t testing.TB) pglocal.User {
 	t.Helper()
-	serviceUserOnce.Do(func() {
-		if os.Geteuid() != 0 {
-			serviceUser = runAs{uid: os.Geteuid(), gid: os.Getegid()}
-			return
-		}
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			serviceUserErr = fmt.Errorf("running as root, PostgreSQL needs the unprivileged OS user \"postgres\" (%v); %s creates it", err, installPostgres)
-			return
-		}
-		uid, err1 := strconv.Atoi(u.Uid)
-		gid, err2 := strconv.Atoi(u.Gid)
-		if err1 != nil || err2 != nil {
-			serviceUserErr = fmt.Errorf("user postgres has a non-numeric uid/gid %q/%q", u.Uid, u.Gid)
-			return
-		}
-		serviceUser = runAs{cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, uid: uid, gid: gid}
-	})
-	if serviceUserErr != nil {
-		t.Fatal(serviceUserErr)
-	}
-	return serviceUser
-}
-
-// command prepares a server binary to run as the service user.
-func (r runAs) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	if r.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
-		cmd.Env = append(os.Environ(), "HOME=/tmp", "USER=postgres", "LOGNAME=postgres")
-	}
-	return cmd
-}
-
-// chownAll gives the service user a tree of files (a no-op when it is the
-// current user).
-func (r runAs) chownAll(t testing.TB, root string) {
-	t.Helper()
-	if r.cred == nil {
-		return
-	}
-	err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, r.uid, r.gid)
-	})
+	u, err := pglocal.ServerUser()
 	if err != nil {
-		t.Fatalf("chown %s to the postgres user: %v", root, err)
+		t.Fatalf("pgharness: %v; `%s` creates it", err, installPostgres)
+	}
+	return u
+}
+
+// own hands a tree of files to the servers' user.
+func own(t testing.TB, u pglocal.User, path string) {
+	t.Helper()
+	if err := u.Own(path); err != nil {
+		t.Fatalf("pgharness: give %s to the servers' user: %v", path, err)
 	}
 }
 
-// tempDir makes a directory the service user can use, removed when the test
-// ends. t.TempDir is not used: its parent is private to the current user.
-func (r runAs) tempDir(t testing.TB, prefix string) string {
+// tempDir makes a directory the servers' user can use, removed when the
+// test ends. t.TempDir is not used: its parent is private to the current
+// user.
+func tempDir(t testing.TB, u pglocal.User, prefix string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	r.chownAll(t, dir)
+	own(t, u, dir)
 	return dir
-}
-
-// run runs a command to completion, failing the test with its output.
-func run(t testing.TB, cmd *exec.Cmd) string {
-	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v\n%s", cmd.String(), err, out.String())
-	}
-	return out.String()
 }
 
 // LogBuffer collects a process's output, written and read from several

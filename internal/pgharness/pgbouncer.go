@@ -49,8 +49,8 @@ func StartPgBouncer(t testing.TB, listenAddr string, listenPort int, upstreamHos
 	if ip := net.ParseIP(upstreamHost); ip == nil || !ip.IsLoopback() {
 		t.Fatalf("pgharness: PgBouncer upstream %q is not a loopback address", upstreamHost)
 	}
-	as := owner(t)
-	dir := as.tempDir(t, "pgbouncer-")
+	u := serverUser(t)
+	dir := tempDir(t, u, "pgbouncer-")
 	b := &PgBouncer{Host: listenAddr, Port: listenPort, Dir: dir, PoolSize: 5, t: t, logs: &LogBuffer{}, done: make(chan error, 1)}
 
 	ini := strings.Join([]string{
@@ -85,11 +85,11 @@ func StartPgBouncer(t testing.TB, listenAddr string, listenPort int, upstreamHos
 	if err := os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q \"\"\n", Superuser)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	as.chownAll(t, dir)
+	own(t, u, dir)
 
 	// Foreground, logging to stderr, in its own process group so that
 	// nothing it forks outlives the test.
-	b.cmd = as.command(PgBouncerPath, filepath.Join(dir, "pgbouncer.ini"))
+	b.cmd = u.Command(PgBouncerPath, filepath.Join(dir, "pgbouncer.ini"))
 	if b.cmd.SysProcAttr == nil {
 		b.cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}

@@ -1,10 +1,12 @@
-package database
+package pglocal
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -20,22 +22,33 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// embeddedAddr is where every private server listens: EmbeddedPort is a
-// constant, so the tests cannot pick a free port.
-var embeddedAddr = "127.0.0.1:" + strconv.Itoa(EmbeddedPort)
+// serverAddr is where every private server listens: Port is a constant,
+// so the tests cannot pick a free port.
+var serverAddr = "127.0.0.1:" + strconv.Itoa(Port)
 
-// sharedLoopback serialises the embedded tests when they cannot have a
+// sharedLoopback serialises the server tests when they cannot have a
 // network of their own (see privateNetwork).
 var sharedLoopback sync.Mutex
+
+// answers reports whether something accepts TCP connections at addr, from
+// the calling goroutine's network namespace.
+func answers(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
 
 // privateNetwork gives the calling test a network of its own: its goroutine
 // is locked to its OS thread for good (the thread ends with the test), the
 // thread moves into a new network namespace, and the namespace's loopback is
-// brought up. There 127.0.0.1:EmbeddedPort is the test's alone, clear of
+// brought up. There 127.0.0.1:Port is the test's alone, clear of
 // the e2e tests that start serve's private server on the machine's loopback
 // at the same time, and of the other tests here.
 //
-// The namespace belongs to the thread: what must see it (StartEmbedded, the
+// The namespace belongs to the thread: what must see it (Start, the
 // connections to the server, Stop) has to run on the test's goroutine, not
 // in goroutines it starts. Processes started from it (pg_ctl, initdb, the
 // server) inherit it.
@@ -49,8 +62,8 @@ func privateNetwork(t *testing.T) {
 	err := syscall.Unshare(syscall.CLONE_NEWNET)
 	if err == nil {
 		loopbackUp(t)
-		if Answers(embeddedAddr) {
-			t.Fatalf("a new network namespace already has %s in use", embeddedAddr)
+		if answers(serverAddr) {
+			t.Fatalf("a new network namespace already has %s in use", serverAddr)
 		}
 		return
 	}
@@ -60,8 +73,8 @@ func privateNetwork(t *testing.T) {
 	sharedLoopback.Lock()
 	t.Cleanup(sharedLoopback.Unlock)
 	t.Logf("no private network (%v): using the machine's loopback", err)
-	if Answers(embeddedAddr) {
-		t.Fatalf("port %d is taken; stop whatever listens there", EmbeddedPort)
+	if answers(serverAddr) {
+		t.Fatalf("port %d is taken; stop whatever listens there", Port)
 	}
 }
 
@@ -106,10 +119,10 @@ func workDir(t *testing.T) string {
 	return dir
 }
 
-// runningServer is a started Embedded that the test's cleanup stops unless
+// runningServer is a started Server that the test's cleanup stops unless
 // the test did.
 type runningServer struct {
-	*Embedded
+	*Server
 	dir     string
 	stopped bool
 }
@@ -124,11 +137,11 @@ func (s *runningServer) stop(t *testing.T) {
 
 func startServer(t *testing.T, dir string) *runningServer {
 	t.Helper()
-	e, err := StartEmbedded(dir)
+	e, err := Start(dir)
 	if err != nil {
-		t.Fatalf("StartEmbedded(%s): %v\npostgres.log:\n%s", dir, err, readLog(dir))
+		t.Fatalf("Start(%s): %v\npostgres.log:\n%s", dir, err, readLog(dir))
 	}
-	s := &runningServer{Embedded: e, dir: dir}
+	s := &runningServer{Server: e, dir: dir}
 	t.Cleanup(func() {
 		if !s.stopped {
 			s.Stop()
@@ -175,15 +188,15 @@ func ownerUID(t *testing.T, path string) int {
 }
 
 // serverUID is the account the machine's PostgreSQL runs as for this
-// process: EmbeddedAccount for root, else the current user.
+// process: Account for root, else the current user.
 func serverUID(t *testing.T) int {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return os.Geteuid()
 	}
-	u, err := user.Lookup(EmbeddedAccount)
+	u, err := user.Lookup(Account)
 	if err != nil {
-		t.Fatalf("root runs the server as %s, which is missing: %v", EmbeddedAccount, err)
+		t.Fatalf("root runs the server as %s, which is missing: %v", Account, err)
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
@@ -212,19 +225,19 @@ func processUID(t *testing.T, pid uint32) int {
 	return -1
 }
 
-// TestStartEmbedded: the first start initialises a cluster (clearing a
+// TestStart: the first start initialises a cluster (clearing a
 // half-made one) whose todo database answers on the URL with password
 // authentication, as an unprivileged account; a second server cannot take
 // the port; Stop frees it; the next start reuses the data, even when root
 // took the files over meanwhile.
-func TestStartEmbedded(t *testing.T) {
+func TestStart(t *testing.T) {
 	t.Parallel()
 	privateNetwork(t)
-	_, version, ok := localBinaries()
-	if !ok {
-		t.Fatal("no PostgreSQL binaries under /usr/lib/postgresql; the private server needs the postgresql package")
+	bin, err := Newest()
+	if err != nil {
+		t.Fatalf("%v: the private server needs the postgresql package", err)
 	}
-	major := strings.SplitN(string(version), ".", 2)[0]
+	major := bin.Major
 
 	dir := filepath.Join(workDir(t), ".data")
 	data := filepath.Join(dir, "pgdata")
@@ -240,7 +253,7 @@ func TestStartEmbedded(t *testing.T) {
 	}
 
 	s := startServer(t, dir)
-	if want := "postgres://postgres:postgres@127.0.0.1:" + strconv.Itoa(EmbeddedPort) + "/todo?sslmode=disable"; s.URL != want {
+	if want := "postgres://postgres:postgres@127.0.0.1:" + strconv.Itoa(Port) + "/todo?sslmode=disable"; s.URL != want {
 		t.Errorf("URL = %q, want %q", s.URL, want)
 	}
 	if _, err := os.Stat(filepath.Join(data, "leftover")); !errors.Is(err, os.ErrNotExist) {
@@ -293,10 +306,10 @@ func TestStartEmbedded(t *testing.T) {
 
 	// A second checkout's serve finds the port taken, and changes nothing.
 	other := filepath.Join(workDir(t), ".data")
-	if e, err := StartEmbedded(other); err == nil {
+	if e, err := Start(other); err == nil {
 		e.Stop()
 		t.Error("a second server started on the taken port")
-	} else if !strings.Contains(err.Error(), "process already listening on port "+strconv.Itoa(EmbeddedPort)) ||
+	} else if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "port "+strconv.Itoa(Port)+" is in use") ||
 		!strings.Contains(err.Error(), other) {
 		t.Errorf("second server: %v, want the taken port and the directory named", err)
 	}
@@ -307,10 +320,24 @@ func TestStartEmbedded(t *testing.T) {
 		t.Errorf("the running server was disturbed: %q", got)
 	}
 
+	// pg_ctl status's exit status tells running, stopped, and no cluster
+	// apart.
+	c := s.cluster
+	if up, err := c.Running(); !up || err != nil {
+		t.Errorf("Running() of the started server = %v, %v; want true", up, err)
+	}
 	conn.Close(context.Background())
 	s.stop(t)
-	if Answers(embeddedAddr) {
+	if answers(serverAddr) {
 		t.Fatal("the server still answers after Stop")
+	}
+	if up, err := c.Running(); up || err != nil {
+		t.Errorf("Running() after Stop = %v, %v; want false, no error", up, err)
+	}
+	c.Data = filepath.Join(dir, "missing")
+	var exit *exec.ExitError
+	if up, err := c.Running(); up || !errors.As(err, &exit) || exit.ExitCode() != 4 {
+		t.Errorf("Running() without a data directory = %v, %v; want pg_ctl's exit status 4", up, err)
 	}
 
 	if os.Geteuid() == 0 {
@@ -338,7 +365,7 @@ func TestStartEmbedded(t *testing.T) {
 	}
 	conn.Close(context.Background())
 	s.stop(t)
-	if Answers(embeddedAddr) {
+	if answers(serverAddr) {
 		t.Error("the server still answers after the second Stop")
 	}
 	if log := readLog(dir); !strings.Contains(log, "database system is ready to accept connections") {
@@ -346,15 +373,15 @@ func TestStartEmbedded(t *testing.T) {
 	}
 }
 
-// TestStartEmbeddedRefuses: directories the server cannot use are refused
+// TestStartRefuses: directories the server cannot use are refused
 // with the reason, without touching data that is there.
-func TestStartEmbeddedRefuses(t *testing.T) {
+func TestStartRefuses(t *testing.T) {
 	t.Parallel()
-	_, version, ok := localBinaries()
-	if !ok {
-		t.Fatal("no PostgreSQL binaries under /usr/lib/postgresql; the private server needs the postgresql package")
+	bin, err := Newest()
+	if err != nil {
+		t.Fatalf("%v: the private server needs the postgresql package", err)
 	}
-	major := strings.SplitN(string(version), ".", 2)[0]
+	major := bin.Major
 
 	// withData makes dir/.data/pgdata/PG_VERSION hold version; a
 	// directory in its place when version is "".
@@ -378,16 +405,16 @@ func TestStartEmbeddedRefuses(t *testing.T) {
 	}
 	refused := func(t *testing.T, dir string) error {
 		t.Helper()
-		e, err := StartEmbedded(dir)
+		e, err := Start(dir)
 		if err == nil {
 			e.Stop()
-			t.Fatalf("StartEmbedded(%s) started a server", dir)
+			t.Fatalf("Start(%s) started a server", dir)
 		}
 		if !strings.Contains(err.Error(), "start the development PostgreSQL under "+dir) {
 			t.Errorf("error does not name the directory: %v", err)
 		}
-		if Answers(embeddedAddr) {
-			t.Errorf("something listens on %s after a refused start", embeddedAddr)
+		if answers(serverAddr) {
+			t.Errorf("something listens on %s after a refused start", serverAddr)
 		}
 		return err
 	}
@@ -399,7 +426,7 @@ func TestStartEmbeddedRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		// MkdirAll fails before anything else: nothing to name yet.
-		if _, err := StartEmbedded(filepath.Join(file, ".data")); !errors.Is(err, syscall.ENOTDIR) {
+		if _, err := Start(filepath.Join(file, ".data")); !errors.Is(err, syscall.ENOTDIR) {
 			t.Errorf("err = %v, want ENOTDIR", err)
 		}
 	})
@@ -410,7 +437,7 @@ func TestStartEmbeddedRefuses(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, "postgres.log"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := StartEmbedded(dir); !errors.Is(err, syscall.EISDIR) {
+		if _, err := Start(dir); !errors.Is(err, syscall.EISDIR) {
 			t.Errorf("err = %v, want EISDIR", err)
 		}
 	})
@@ -470,39 +497,40 @@ func TestStartEmbeddedRefuses(t *testing.T) {
 		if os.Geteuid() != 0 {
 			// The server runs as the user who owns the directories:
 			// nothing to hand over, nothing to check.
-			a, err := serverAccount()
-			if err != nil || a.cred != nil {
-				t.Fatalf("serverAccount() = %+v, %v; want the current user", a, err)
+			u, err := ServerUser()
+			if err != nil || u.Name != "" {
+				t.Fatalf("ServerUser() = %+v, %v; want the current user", u, err)
 			}
-			if err := a.reach(filepath.Join(dir, "pgdata")); err != nil {
+			if err := reach(u, filepath.Join(dir, "pgdata")); err != nil {
 				t.Errorf("reach as the current user: %v", err)
 			}
 			return
 		}
 		err := refused(t, dir)
-		want := "the " + EmbeddedAccount + " account, which runs PostgreSQL for root, cannot enter " + closed + " (mode -rwx------)"
+		want := "the " + Account + " account, which runs PostgreSQL for root, cannot enter " + closed + " (mode -rwx------)"
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "set DATABASE_URL") {
 			t.Errorf("err = %v, want %q and the way out", err, want)
 		}
 	})
 }
 
-// TestServerAccount: as root, the server's binaries run as EmbeddedAccount
-// from /, with that account's identity in the environment; otherwise as the
+// TestServerUser: as root, the server's programs run as Account from /,
+// with that account's identity in the environment; otherwise as the
 // current user, untouched.
-func TestServerAccount(t *testing.T) {
-	a, err := serverAccount()
+func TestServerUser(t *testing.T) {
+	u, err := ServerUser()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := a.command(&out, "/bin/sh", "-c", `echo "$(id -u) $(pwd) $HOME $USER"; echo oops >&2`)
+	cmd := u.Command("/bin/sh", "-c", `echo "$(id -u) $(pwd) $HOME $USER"; echo oops >&2`)
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if os.Geteuid() != 0 {
-		if a.cred != nil || a.name != "" {
-			t.Errorf("serverAccount() = %+v, want the current user", a)
+		if want := (User{UID: os.Geteuid(), GID: os.Getegid()}); u != want {
+			t.Errorf("ServerUser() = %+v, want the current user %+v", u, want)
 		}
 		if cmd.SysProcAttr != nil || cmd.Dir != "" || cmd.Env != nil {
-			t.Errorf("command for the current user changes the process: %+v", cmd)
+			t.Errorf("Command for the current user changes the process: %+v", cmd)
 		}
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
@@ -513,13 +541,13 @@ func TestServerAccount(t *testing.T) {
 		return
 	}
 	uid := serverUID(t)
-	if a.name != EmbeddedAccount || a.uid != uid || a.cred == nil || int(a.cred.Uid) != uid || int(a.cred.Gid) != a.gid {
-		t.Errorf("serverAccount() = %+v, want %s (uid %d)", a, EmbeddedAccount, uid)
+	if u.Name != Account || u.UID != uid {
+		t.Errorf("ServerUser() = %+v, want %s (uid %d)", u, Account, uid)
 	}
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	want := strconv.Itoa(uid) + " / / " + EmbeddedAccount + "\noops\n"
+	want := strconv.Itoa(uid) + " / / " + Account + "\noops\n"
 	if out.String() != want {
 		t.Errorf("command output = %q, want %q (uid, directory, HOME, USER, then stderr)", out.String(), want)
 	}
@@ -530,8 +558,8 @@ func TestServerAccount(t *testing.T) {
 // listing); a missing path is an error.
 func TestReach(t *testing.T) {
 	// The current user standing in as the account: reach checks modes,
-	// and hands over nothing the account already owns.
-	a := account{name: "someone", cred: &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}, uid: os.Getuid(), gid: os.Getgid()}
+	// and the files it hands over stay the current user's.
+	u := User{Name: "someone", UID: os.Getuid(), GID: os.Getgid()}
 	top := workDir(t)
 	data := filepath.Join(top, "a", "b", ".data", "pgdata")
 	if err := os.MkdirAll(data, 0o755); err != nil {
@@ -540,23 +568,50 @@ func TestReach(t *testing.T) {
 	if err := os.Chmod(filepath.Join(top, "a"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	err := a.reach(data)
+	err := reach(u, data)
 	if want := "the someone account, which runs PostgreSQL for root, cannot enter " + filepath.Join(top, "a") + " (mode -rwxr-x---)"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("reach under a closed directory = %v, want %q", err, want)
 	}
 	if err := os.Chmod(filepath.Join(top, "a"), 0o711); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.reach(data); err != nil {
+	if err := reach(u, data); err != nil {
 		t.Errorf("reach through passable directories: %v", err)
 	}
 	if info, err := os.Stat(filepath.Dir(data)); err != nil || info.Mode().Perm() != 0o711 {
 		t.Errorf(".data after reach: %v, %v; want mode 0711", info.Mode().Perm(), err)
 	}
-	if err := a.reach(filepath.Join(top, "missing")); !errors.Is(err, os.ErrNotExist) {
+	if err := reach(u, filepath.Join(top, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("reach of a missing path = %v, want ErrNotExist", err)
 	}
-	if err := (account{}).reach(filepath.Join(top, "missing")); err != nil {
+	if err := reach(User{}, filepath.Join(top, "missing")); err != nil {
 		t.Errorf("reach for the current user = %v, want nil (nothing to do)", err)
+	}
+}
+
+// TestNewest: major versions compare as numbers, and directories that are
+// not versions, or lack pg_ctl, are passed over.
+func TestNewest(t *testing.T) {
+	root := t.TempDir()
+	for _, major := range []string{"9.6", "10", "17", "current", "18"} {
+		bin := filepath.Join(root, major, "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if major == "18" {
+			continue // a client-only install: no pg_ctl
+		}
+		if err := os.WriteFile(filepath.Join(bin, "pg_ctl"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := newest(root); got != "17" || err != nil {
+		t.Errorf("newest = %q, %v; want 17", got, err)
+	}
+	if got, err := newest(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("newest of an empty root = %q, %v; want ErrNotExist", got, err)
+	}
+	if _, err := Installed("0"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Installed(0) = %v, want ErrNotExist", err)
 	}
 }

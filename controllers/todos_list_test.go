@@ -1,11 +1,14 @@
 package controllers_test
 
-// Tests of GET /api/v1/todos (see apidocs/openapi.yaml): pagination by offset
-// and by cursor under every sort and several filters, the q= search, the
-// wiring of cursor and parameter errors, defaults, and that a user only ever
-// sees their own todos. Expected results are computed in Go from what the
-// test created. The parameter syntax is tabled here without a request
-// (TestParseListQuery); the ranges and cursor rules in services.
+// Tests of GET /api/v1/todos (see apidocs/openapi.yaml) through the router:
+// one walk by offset and by cursor with filters, one search, one long
+// cursor, the wiring of cursor and parameter errors, the defaults and the
+// shape of the page, next to another user's rows. The rules behind them
+// are tested where they live, in services: the order of every sort key and
+// its tie-break, every filter, the search, owner isolation and the cursor
+// edge values in services/rules_list_test.go; the ranges and cursor
+// checks in services/input_test.go and list_query_test.go. The parameter
+// syntax is tabled here without a request (TestParseListQuery).
 
 import (
 	"cmp"
@@ -22,9 +25,6 @@ import (
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/services"
 )
-
-// listSortKeys are the sort values the contract accepts.
-var listSortKeys = []string{"created_at", "-created_at", "priority", "-priority", "due_date", "-due_date", "title", "-title"}
 
 // listInput is one todo to create; the server adds id and created_at.
 type listInput struct {
@@ -432,224 +432,72 @@ func listSeedWalk(t *testing.T, a *api, token string, n, batches int) []todo {
 	return all
 }
 
-// TestListPagingWalks walks a few hundred rows page by page, by offset and
-// by cursor, under every sort key and several filters.
+// TestListPagingWalks: one walk through the router by offset and one by
+// cursor, in an order with NULLs and in the default order with all five
+// filters, next to another user's rows that must never show: the wiring
+// of limit, offset, total and next_cursor, and of the caller. Every sort
+// key under every filter is walked in services (TestListWalks,
+// TestListOwnerIsolation).
 func TestListPagingWalks(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
-	const n = 260 // 20 pages of 13
-	all := listSeedWalk(t, a, acc.Token, n, 3)
-	// Another user's rows that match every filter, which must never show.
+	all := listSeedWalk(t, a, acc.Token, 60, 3)
 	other := newAccount(t, a)
-	listSeedWalk(t, a, other.Token, 40, 1)
+	listSeedWalk(t, a, other.Token, 20, 1)
 
-	due := func(s string) time.Time {
-		d, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	after, before := due("2026-03-03T00:00:00Z"), due("2026-03-07T00:00:00Z")
-	before2 := due("2026-03-05T01:00:00+02:00")
-	after6, after2 := due("2026-03-06T00:00:00Z"), due("2026-03-02T00:00:00Z")
+	after := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	before := time.Date(2026, 3, 7, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name  string
 		query url.Values
+		key   string
 		limit int
 		match func(todo) bool
 	}{
-		{"none", url.Values{}, 13, nil},
-		{"completed=true", url.Values{"completed": {"true"}}, 11, func(td todo) bool { return td.Completed }},
-		{"completed=false", url.Values{"completed": {"false"}}, 13, func(td todo) bool { return !td.Completed }},
-		{"min_priority=3", url.Values{"min_priority": {"3"}}, 13, func(td todo) bool { return td.Priority >= 3 }},
-		{"q=alpha", url.Values{"q": {"alpha"}}, 11, func(td todo) bool { return listContains(td, "alpha") }},
-		{"q=NGO", url.Values{"q": {"NGO"}}, 13, func(td todo) bool { return listContains(td, "ngo") }},
-		{"due_after+due_before", url.Values{"due_after": {after.Format(time.RFC3339)}, "due_before": {before.Format(time.RFC3339)}}, 7, func(td todo) bool {
-			return td.DueDate != nil && td.DueDate.After(after) && td.DueDate.Before(before)
+		{"due_date, NULLs last", url.Values{}, "due_date", 7, nil},
+		{"default order, every filter", url.Values{"completed": {"false"}, "min_priority": {"1"}, "q": {"A"},
+			"due_after": {after.Format(time.RFC3339)}, "due_before": {"2026-03-07T02:00:00+02:00"}}, "", 2, func(td todo) bool {
+			return !td.Completed && td.Priority >= 1 && listContains(td, "a") && td.DueDate != nil && td.DueDate.After(after) && td.DueDate.Before(before)
 		}},
-		{"due_before+02:00", url.Values{"due_before": {"2026-03-05T01:00:00+02:00"}}, 11, func(td todo) bool {
-			return td.DueDate != nil && td.DueDate.Before(before2)
-		}},
-		{"due_after", url.Values{"due_after": {"2026-03-06T00:00:00Z"}}, 13, func(td todo) bool {
-			return td.DueDate != nil && td.DueDate.After(after6)
-		}},
-		{"completed=false&min_priority=2&q=a&due_after", url.Values{"completed": {"false"}, "min_priority": {"2"}, "q": {"A"}, "due_after": {"2026-03-02T00:00:00Z"}}, 7, func(td todo) bool {
-			return !td.Completed && td.Priority >= 2 && listContains(td, "a") && td.DueDate != nil && td.DueDate.After(after2)
-		}},
-		{"few rows, limit 2", url.Values{"q": {"kiwi"}, "completed": {"true"}, "min_priority": {"4"}}, 2, func(td todo) bool {
-			return listContains(td, "kiwi") && td.Completed && td.Priority >= 4
-		}},
-		{"no match", url.Values{"q": {"no such text"}}, 7, func(todo) bool { return false }},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			// The groups run in parallel, each on its own router (an api
-			// reports to one test at a time); the data is only read.
-			t.Parallel()
-			ga := newAPI(t, nil)
-			keys := listSortKeys
-			if tc.name == "none" {
-				keys = append([]string{""}, keys...) // "" is the default order
-			}
-			for _, key := range keys {
-				orderKey := key
-				if key == "" {
-					orderKey = "-created_at"
-				}
-				want := listExpected(all, orderKey, tc.match)
-				if tc.name == "none" && len(want) != n {
-					t.Fatalf("expected %d rows, computed %d", n, len(want))
-				}
-				name := key
-				if name == "" {
-					name = "default"
-				}
-				t.Run(name, func(t *testing.T) {
-					for _, mode := range []string{"offset", "cursor"} {
-						t.Run(mode, func(t *testing.T) {
-							ga.t = t
-							got := listWalk(t, ga, acc.Token, tc.query, key, tc.limit, mode == "cursor", want)
-							listCheckSequence(t, orderKey, got, want)
-						})
-					}
-				})
-			}
-		})
+		orderKey := cmp.Or(tc.key, "-created_at")
+		want := listExpected(all, orderKey, tc.match)
+		if len(want) <= 2*tc.limit {
+			t.Fatalf("%s: %d rows match; the walk needs more than two pages", tc.name, len(want))
+		}
+		for _, mode := range []string{"offset", "cursor"} {
+			t.Run(tc.name+", "+mode, func(t *testing.T) {
+				a := sharedAPI(t)
+				got := listWalk(t, a, acc.Token, tc.query, tc.key, tc.limit, mode == "cursor", want)
+				listCheckSequence(t, orderKey, got, want)
+			})
+		}
 	}
-
-	// The limit may change from one cursor page to the next.
-	t.Run("cursor with changing limit", func(t *testing.T) {
-		a := sharedAPI(t)
-		want := listExpected(all, "priority", nil)
-		var got []todo
-		cursor := ""
-		for i, limits := 0, []int{1, 7, 100, 13, 5}; ; i++ {
-			if i > n {
-				t.Fatal("walk does not end")
-			}
-			q := url.Values{"sort": {"priority"}, "limit": {strconv.Itoa(limits[i%len(limits)])}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-			p := listGet(t, a, acc.Token, q.Encode())
-			if p.Total != n {
-				t.Errorf("total = %d, want %d", p.Total, n)
-			}
-			got = append(got, p.Items...)
-			if p.NextCursor == nil {
-				break
-			}
-			cursor = *p.NextCursor
-		}
-		listCheckSequence(t, "priority", got, want)
-	})
-
-	// A cursor from an offset page continues right after that page.
-	t.Run("cursor from an offset page", func(t *testing.T) {
-		a := sharedAPI(t)
-		for _, key := range []string{"title", "-due_date"} {
-			want := listExpected(all, key, nil)
-			p := listGet(t, a, acc.Token, url.Values{"sort": {key}, "limit": {"13"}, "offset": {"26"}}.Encode())
-			if p.NextCursor == nil {
-				t.Fatalf("sort=%s offset=26: next_cursor = null, want a cursor", key)
-			}
-			next := listGet(t, a, acc.Token, url.Values{"sort": {key}, "limit": {"13"}, "cursor": {*p.NextCursor}}.Encode())
-			listCheckSequence(t, key, append(p.Items, next.Items...), want[26:52])
-		}
-	})
 }
 
-// TestListSearchLiteral checks q=: a case-insensitive substring of title or
-// description, where %, _ and \ mean themselves and SQL-looking text is
-// just text.
+// TestListSearchLiteral: q= reaches the search as sent in the URL, %
+// and all, over titles and descriptions, and only the caller's. The
+// search rules (case, %, _ and \ as themselves, SQL-looking text) are
+// tabled in services (TestListSearchIsLiteral, TestSearchMatchesILIKE).
 func TestListSearchLiteral(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
 	ins := []listInput{
 		{Title: "100% done"},
 		{Title: "100 percent done"},
-		{Title: "discount 50%"},
-		{Title: "under_score"},
-		{Title: "underscore"},
-		{Title: `back\slash`},
-		{Title: "backslash"},
-		{Title: `odd \% mix`},
-		{Title: "it's fine"},
 		{Title: "plain", Description: ptr("has 100% in the description")},
-		{Title: "sqlish", Description: ptr("' OR 1=1 --")},
-		{Title: "Mixed CASE Title"},
-		{Title: "École d'été"},
-		{Title: "wild%card_both"},
-		{Title: "nothing special", Description: ptr("")},
+		{Title: "under_score"},
 	}
-	created := listBatch(t, a, acc.Token, ins)
-	// Someone else's todos with the same texts must never show up.
-	other := newAccount(t, a)
-	listBatch(t, a, other.Token, ins)
-
-	cases := []struct {
-		q    string
-		want []string // titles
-	}{
-		{"%", []string{"100% done", "discount 50%", `odd \% mix`, "plain", "wild%card_both"}},
-		{"100%", []string{"100% done", "plain"}},
-		{"0%", []string{"100% done", "discount 50%", "plain"}},
-		{"%%", nil},
-		{"1%d", nil},
-		{"_", []string{"under_score", "wild%card_both"}},
-		{"r_s", []string{"under_score"}},
-		{"10_", nil},
-		{"w_ld", nil},
-		{"wild_card", nil},
-		{"wild%card", []string{"wild%card_both"}},
-		{`\`, []string{`back\slash`, `odd \% mix`}},
-		{`\%`, []string{`odd \% mix`}},
-		{`\\`, nil},
-		{`k\s`, []string{`back\slash`}},
-		{"' OR 1=1 --", []string{"sqlish"}},
-		{"' OR '1'='1", nil},
-		{"%' OR 1=1 --", nil},
-		{"'; DROP TABLE todos; --", nil},
-		{"'", []string{"it's fine", "sqlish", "École d'été"}},
-		{"mixed case", []string{"Mixed CASE Title"}},
-		{"MIXED CASE TITLE", []string{"Mixed CASE Title"}},
-		{"DESCRIPTION", []string{"plain"}},
-		{"100", []string{"100% done", "100 percent done", "plain"}},
-		{"ÉCOLE", []string{"École d'été"}},
-		{"ÉTÉ", []string{"École d'été"}},
-		{".*", nil},
-		{"[a-z]", nil},
+	listBatch(t, a, acc.Token, ins)
+	listBatch(t, a, newAccount(t, a).Token, ins)
+	p := listGet(t, a, acc.Token, url.Values{"q": {"100%"}, "limit": {"100"}, "sort": {"title"}}.Encode())
+	var got []string
+	for _, it := range p.Items {
+		got = append(got, it.Title)
 	}
-	for _, tc := range cases {
-		t.Run(fmt.Sprintf("q=%s", tc.q), func(t *testing.T) {
-			a := sharedAPI(t)
-			p := listGet(t, a, acc.Token, url.Values{"q": {tc.q}, "limit": {"100"}, "sort": {"title"}}.Encode())
-			var got []string
-			for _, it := range p.Items {
-				got = append(got, it.Title)
-			}
-			want := slices.Clone(tc.want)
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Errorf("titles = %q, want %q", got, want)
-			}
-			if p.Total != int64(len(tc.want)) {
-				t.Errorf("total = %d, want %d", p.Total, len(tc.want))
-			}
-			// The hand-written answer agrees with the contract's rule.
-			var rule []string
-			for _, td := range created {
-				if listContains(td, tc.q) {
-					rule = append(rule, td.Title)
-				}
-			}
-			slices.Sort(rule)
-			if !slices.Equal(rule, want) {
-				t.Fatalf("test table is wrong: substring rule gives %q", rule)
-			}
-		})
+	if want := []string{"100% done", "plain"}; !slices.Equal(got, want) || p.Total != 2 {
+		t.Errorf("q=100%%: titles %q, total %d; want %q, 2", got, p.Total, want)
 	}
 }
 
@@ -685,7 +533,7 @@ func TestListCursorErrors(t *testing.T) {
 
 // TestListBadQuery: bad parameters answer 400 problem+json listing every
 // bad parameter at once, whether the parser or the service's rules find
-// them; good edge values filter as they say. The parser's syntax is
+// them; good ones answer 200. The parser's syntax is
 // tabled in TestParseListQuery, the ranges, sort keys and cursor rules in
 // services (TestListQueryCheck, TestCheckQueryCursor).
 func TestListBadQuery(t *testing.T) {
@@ -726,14 +574,13 @@ func TestListBadQuery(t *testing.T) {
 		})
 	}
 
+	// Every parameter at once, all good: a 200. How each filters is in
+	// services (TestListWalks, TestListFilterEdges).
 	good := []struct {
 		raw       string
 		wantTotal int64
 		wantItems int
 	}{
-		{"offset=5", 2, 0},
-		{"min_priority=5", 1, 1},
-		{"completed=false&limit=1", 1, 1},
 		{"sort=-title&limit=2&offset=0&completed=true&min_priority=1&q=TW&due_before=2030-01-01T00:00:00Z", 0, 0},
 	}
 	for _, tc := range good {
@@ -850,7 +697,9 @@ func listSameQuery(a, b services.ListQuery) bool {
 }
 
 // TestListDefaults checks the answer without parameters: limit 20,
-// offset 0, newest first, and the shape of an empty list.
+// offset 0, newest first, and the shape of a page and of an empty list.
+// That the default order's cursor serves sort=-created_at is in services
+// (TestListDefaults).
 func TestListDefaults(t *testing.T) {
 	a := sharedAPI(t)
 	acc := newAccount(t, a)
@@ -883,9 +732,6 @@ func TestListDefaults(t *testing.T) {
 	if !want[0].CreatedAt.After(want[len(want)-1].CreatedAt) {
 		t.Errorf("batches share created_at %s; the default order test is weaker", want[0].CreatedAt)
 	}
-	// The default order is -created_at: its cursor serves sort=-created_at.
-	next := listGet(t, a, acc.Token, url.Values{"sort": {"-created_at"}, "cursor": {*p.NextCursor}}.Encode())
-	listCheckSequence(t, "-created_at", append(p.Items, next.Items...), want)
 
 	empty := newAccount(t, a)
 	r = expect(t, a.do(req{Method: "GET", Path: "/api/v1/todos", Token: empty.Token}), http.StatusOK)
@@ -901,145 +747,20 @@ func TestListDefaults(t *testing.T) {
 	}
 }
 
-// TestListOwnerIsolation checks that lists and totals only ever count the
-// caller's todos, whatever the filters, and that another user's cursor
-// reveals nothing.
-func TestListOwnerIsolation(t *testing.T) {
-	a := sharedAPI(t)
-	alice, bob, carol := newAccount(t, a), newAccount(t, a), newAccount(t, a)
-	seed := func(acc account, n int) []todo {
-		var ins []listInput
-		for i := range n {
-			d := time.Date(2026, 5, 1+i%5, 0, 0, 0, 0, time.UTC)
-			ins = append(ins, listInput{Title: fmt.Sprintf("shared title %02d", i%7), Description: ptr("shared"), Priority: i % 6, Completed: i%2 == 0, DueDate: &d})
-		}
-		return listBatch(t, a, acc.Token, ins)
-	}
-	mine := map[string][]todo{alice.Username: seed(alice, 23), bob.Username: seed(bob, 31), carol.Username: nil}
-	queries := []struct {
-		query url.Values
-		match func(todo) bool
-	}{
-		{url.Values{}, nil},
-		{url.Values{"q": {"shared"}}, func(td todo) bool { return true }},
-		{url.Values{"completed": {"true"}}, func(td todo) bool { return td.Completed }},
-		{url.Values{"min_priority": {"4"}, "sort": {"title"}}, func(td todo) bool { return td.Priority >= 4 }},
-		{url.Values{"due_after": {"2026-05-02T12:00:00Z"}, "sort": {"-due_date"}}, func(td todo) bool { return td.DueDate.After(time.Date(2026, 5, 2, 12, 0, 0, 0, time.UTC)) }},
-	}
-	for _, acc := range []account{alice, bob, carol} {
-		for _, q := range queries {
-			t.Run(acc.Username+" "+q.query.Encode(), func(t *testing.T) {
-				a := sharedAPI(t)
-				key := q.query.Get("sort")
-				orderKey := cmp.Or(key, "-created_at")
-				want := listExpected(mine[acc.Username], orderKey, q.match)
-				base := url.Values{}
-				for k, v := range q.query {
-					if k != "sort" {
-						base[k] = v
-					}
-				}
-				for _, byCursor := range []bool{false, true} {
-					got := listWalk(t, a, acc.Token, base, key, 10, byCursor, want)
-					listCheckSequence(t, orderKey, got, want)
-				}
-			})
-		}
-	}
-
-	// Bob's cursor, used by Alice, shows Alice's rows or nothing.
-	p := listGet(t, a, bob.Token, url.Values{"sort": {"title"}, "limit": {"3"}}.Encode())
-	if p.NextCursor == nil {
-		t.Fatal("bob's first page has no next_cursor")
-	}
-	r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + url.Values{"sort": {"title"}, "limit": {"100"}, "cursor": {*p.NextCursor}}.Encode(), Token: alice.Token})
-	switch r.Status {
-	case http.StatusOK:
-		var ap todoPage
-		r.Decode(t, &ap)
-		ids := map[int64]bool{}
-		for _, td := range mine[alice.Username] {
-			ids[td.ID] = true
-		}
-		for _, it := range ap.Items {
-			if !ids[it.ID] {
-				t.Errorf("alice, using bob's cursor, sees todo %d (%q), not hers", it.ID, it.Title)
-			}
-		}
-		if ap.Total != int64(len(mine[alice.Username])) {
-			t.Errorf("alice, using bob's cursor: total = %d, want %d", ap.Total, len(mine[alice.Username]))
-		}
-	case http.StatusBadRequest:
-		checkProblem(t, r)
-	default:
-		t.Errorf("alice using bob's cursor: status = %d, want 200 or 400; body: %s", r.Status, r.Body)
-	}
-}
-
-// TestListCursorEdgeValues walks by cursor over rows whose sort values are
-// at the edges of what the API accepts: due dates far from 1970 with
-// microseconds (more than 2^53 µs away, which a float64 cannot hold), and
-// the longest titles made of characters JSON escapes (so the cursor that
-// carries them is long). Every row must be read exactly once.
+// TestListCursorEdgeValues: the longest cursor the service issues (after
+// a 255-character title of control characters, each escaped to six bytes
+// in it) goes out in next_cursor and back in the query string, page after
+// page. Far due dates and the other titles JSON escapes are walked in
+// services (TestListCursorEdgeValues).
 func TestListCursorEdgeValues(t *testing.T) {
-	t.Run("far due dates", func(t *testing.T) {
-		a := sharedAPI(t)
-		acc := newAccount(t, a)
-		var ins []listInput
-		for _, s := range []string{
-			"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z",
-			"9999-12-31T23:59:59.999998Z", "9999-12-31T23:59:59.999998Z",
-			"2300-01-01T00:00:00.000001Z", "2300-01-01T00:00:00.000001Z", "2300-01-01T00:00:00.000001Z",
-			"2026-06-01T00:00:00Z", "", "",
-			"1600-01-01T00:00:00.000003Z", "1600-01-01T00:00:00.000003Z",
-			"0001-01-01T00:00:00.000001Z", "0001-01-01T00:00:00.000001Z",
-		} {
-			in := listInput{Title: "far"}
-			if s != "" {
-				d, err := time.Parse(time.RFC3339Nano, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in.DueDate = &d
-			}
-			ins = append(ins, in)
-		}
-		all := listBatch(t, a, acc.Token, ins)
-		for _, key := range []string{"due_date", "-due_date"} {
-			for _, limit := range []int{1, 2} {
-				t.Run(fmt.Sprintf("%s limit %d", key, limit), func(t *testing.T) {
-					a := sharedAPI(t)
-					want := listExpected(all, key, nil)
-					got := listWalk(t, a, acc.Token, url.Values{}, key, limit, true, want)
-					listCheckSequence(t, key, got, want)
-				})
-			}
-		}
-	})
-	// One character per account, so that any collation orders the titles
-	// by id alone.
-	for _, c := range []struct{ name, char string }{
-		{"less-than", "<"},
-		{"ampersand", "&"},
-		{"control character", "\x01"},
-		{"astral", "\U0001F600"},
-	} {
-		t.Run("255 times "+c.name, func(t *testing.T) {
-			a := sharedAPI(t)
-			acc := newAccount(t, a)
-			var ins []listInput
-			for range 4 {
-				ins = append(ins, listInput{Title: strings.Repeat(c.char, 255)})
-			}
-			all := listBatch(t, a, acc.Token, ins)
-			for _, key := range []string{"title", "-title"} {
-				t.Run(key, func(t *testing.T) {
-					a := sharedAPI(t)
-					want := listExpected(all, key, nil)
-					got := listWalk(t, a, acc.Token, url.Values{}, key, 1, true, want)
-					listCheckSequence(t, key, got, want)
-				})
-			}
-		})
+	a := sharedAPI(t)
+	acc := newAccount(t, a)
+	var ins []listInput
+	for range 4 {
+		ins = append(ins, listInput{Title: strings.Repeat("\x01", 255)})
 	}
+	all := listBatch(t, a, acc.Token, ins)
+	want := listExpected(all, "title", nil)
+	got := listWalk(t, a, acc.Token, url.Values{}, "title", 1, true, want)
+	listCheckSequence(t, "title", got, want)
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/todo-api/todo-api/config"
-	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/internal/pglocal"
 	"github.com/todo-api/todo-api/migrations"
+	"github.com/todo-api/todo-api/server"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -100,12 +100,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// the handle but not the database: it is built while the database
 	// answers, which takes about as long, instead of after it.
 	type built struct {
-		app *controllers.App
+		app *server.Server
 		err error
 	}
 	appc := make(chan built, 1)
 	go func() {
-		app, err := controllers.NewApp(cfg, db, log)
+		app, err := server.New(cfg, db, log)
 		appc <- built{app, err}
 	}()
 	if err := connected(ctx); err != nil {

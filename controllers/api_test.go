@@ -17,10 +17,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/internal/testdb"
 	"github.com/todo-api/todo-api/migrations"
+	"github.com/todo-api/todo-api/server"
 )
 
 // TestJourney walks the frontend's path: register → login → me → create →
@@ -509,7 +509,7 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	app, err := controllers.NewApp(testConfig(t, map[string]string{"DATABASE_URL": url}), fresh, slog.New(slog.NewJSONHandler(logs, nil)))
+	app, err := server.New(testConfig(t, map[string]string{"DATABASE_URL": url}), fresh, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +585,7 @@ func TestDatabaseGoneIsA503(t *testing.T) {
 	}
 	defer func() { s, _ := gone.DB(); s.Close() }()
 	logs := &logBuffer{}
-	app, err := controllers.NewApp(testConfig(t, map[string]string{"REQUEST_TIMEOUT": "3s"}), gone, slog.New(slog.NewJSONHandler(logs, nil)))
+	app, err := server.New(testConfig(t, map[string]string{"REQUEST_TIMEOUT": "3s"}), gone, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +615,7 @@ func TestDatabaseGoneIsA503(t *testing.T) {
 func TestNewAppRefusesAShortSecret(t *testing.T) {
 	cfg := testConfig(t, nil)
 	cfg.SigningSecret = "short"
-	if _, err := controllers.NewApp(cfg, db, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := server.New(cfg, db, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("NewApp accepted a 5-byte signing secret")
 	}
 }

@@ -18,11 +18,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/todo-api/todo-api/config"
-	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/database"
 	"github.com/todo-api/todo-api/internal/pgharness"
 	"github.com/todo-api/todo-api/internal/testdb"
 	"github.com/todo-api/todo-api/migrations"
+	"github.com/todo-api/todo-api/server"
 )
 
 var (
@@ -83,7 +83,7 @@ type api struct {
 func newAPI(t testing.TB, env map[string]string) *api {
 	t.Helper()
 	logs := &logBuffer{}
-	app, err := controllers.NewApp(testConfig(t, env), db, slog.New(slog.NewJSONHandler(logs, nil)))
+	app, err := server.New(testConfig(t, env), db, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

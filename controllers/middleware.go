@@ -17,13 +17,11 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
-	"github.com/todo-api/todo-api/models"
 	"github.com/todo-api/todo-api/services"
 )
 
 const (
 	loggerKey = "logger"
-	userKey   = "user"
 	callerKey = "caller"
 )
 
@@ -63,9 +61,7 @@ func accessLog() gin.HandlerFunc {
 			"bytes", c.Writer.Size(),
 			"client_ip", c.ClientIP(),
 		}
-		if u, ok := c.Get(userKey); ok {
-			attrs = append(attrs, "user_id", u.(models.User).ID)
-		} else if caller, ok := c.Get(callerKey); ok {
+		if caller, ok := c.Get(callerKey); ok {
 			attrs = append(attrs, "user_id", caller.(services.Caller).ID)
 		}
 		logger(c).Info("request", attrs...)
@@ -128,11 +124,8 @@ func timeout(d time.Duration) gin.HandlerFunc {
 
 // Authenticator verifies bearer tokens.
 type Authenticator interface {
-	// Authenticate reads the token's user (the account routes).
-	Authenticate(ctx context.Context, token string) (models.User, error)
-	// Authorize names the token's account without reading it (the todo
-	// routes, whose statements check the account themselves).
-	Authorize(ctx context.Context, token string) (services.Caller, error)
+	// Caller verifies a bearer token and names the account it acts for.
+	Caller(ctx context.Context, token string) (services.Caller, error)
 }
 
 // bearer is the request's bearer token, or "" (then the answer is 401).
@@ -151,25 +144,6 @@ func bearer(c *gin.Context) string {
 // maxTokenBytes bounds a bearer token (see bearer).
 const maxTokenBytes = 8 << 10
 
-// requireUser lets only requests with a valid token of an active user
-// through, and stores the user, read for this request, in the context.
-func requireUser(auth Authenticator) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		token := bearer(c)
-		if token == "" {
-			writeError(c, services.ErrUnauthorized)
-			return
-		}
-		user, err := auth.Authenticate(c.Request.Context(), token)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		c.Set(userKey, user)
-		c.Next()
-	}
-}
-
 // requireCaller lets only requests with a valid token through and stores
 // the account it names in the context. Whether that account is active and
 // the token current is checked by the service's statements (a revoked
@@ -181,7 +155,7 @@ func requireCaller(auth Authenticator) gin.HandlerFunc {
 			writeError(c, services.ErrUnauthorized)
 			return
 		}
-		caller, err := auth.Authorize(c.Request.Context(), token)
+		caller, err := auth.Caller(c.Request.Context(), token)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -189,11 +163,6 @@ func requireCaller(auth Authenticator) gin.HandlerFunc {
 		c.Set(callerKey, caller)
 		c.Next()
 	}
-}
-
-// currentUser is the user requireUser stored.
-func currentUser(c *gin.Context) models.User {
-	return c.MustGet(userKey).(models.User)
 }
 
 // currentCaller is the account requireCaller stored.

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/models"
+	"github.com/todo-api/todo-api/server"
 	"github.com/todo-api/todo-api/services"
 )
 
@@ -206,28 +206,13 @@ func (opsReady) Ready(context.Context) error { return nil }
 // database, and todos that panic.
 func opsPanicAPI(t *testing.T) *api {
 	t.Helper()
-	cfg := testConfig(t, nil)
 	logs := &logBuffer{}
-	auth, err := services.NewAuth(db, services.AuthOptions{
-		Secret:     []byte(cfg.SigningSecret),
-		TokenTTL:   cfg.AccessTokenTTL,
-		BcryptCost: cfg.BcryptCost,
-		Issuer:     cfg.TokenIssuer,
-		Audience:   cfg.TokenAudience,
-	})
+	s, err := server.Wire(testConfig(t, nil), db, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := controllers.NewRouter(controllers.Deps{
-		Config:  cfg,
-		Log:     slog.New(slog.NewJSONHandler(logs, nil)),
-		Ready:   opsReady{},
-		Auth:    auth,
-		Users:   services.NewUsers(db, auth),
-		Todos:   opsPanickingTodos{},
-		Budget:  services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, []byte(cfg.SigningSecret)),
-		Metrics: prometheus.NewRegistry(),
-	})
+	s.Deps.Ready, s.Deps.Todos = opsReady{}, opsPanickingTodos{}
+	router, err := controllers.NewRouter(s.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/todo-api/todo-api/apidocs"
-	"github.com/todo-api/todo-api/config"
 )
 
 // ReadinessChecker reports whether the service can serve traffic.
@@ -29,20 +28,36 @@ type ReadinessChecker interface {
 	Ready(ctx context.Context) error
 }
 
-// Deps are what the router needs.
+// Deps are what the router needs: the services it calls and the settings
+// of the HTTP side (see config.Config for what each means).
 type Deps struct {
-	Config config.Config
-	Log    *slog.Logger
-	Ready  ReadinessChecker
-	Auth   AuthService
-	Users  UserService
-	Todos  TodoService
+	Log   *slog.Logger
+	Ready ReadinessChecker
+	Auth  AuthService
+	Users UserService
+	Todos TodoService
 	// Budget is the auth routes' per-client request budget shared by every
 	// instance (services.ClientLimiter); required.
 	Budget ClientBudget
 	// Metrics is where request metrics are registered and what /metrics
 	// serves; nil means a private registry.
 	Metrics *prometheus.Registry
+
+	APIPrefix      string // API_V1_PREFIX: where the API's routes are
+	ProjectName    string // the title of the OpenAPI document
+	AllowedOrigins []string
+	TrustedProxies []string
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
+	// AuthRateLimit and AuthRateBurst are the per-address token bucket in
+	// front of the auth routes (this process's first filter before Budget).
+	AuthRateLimit float64
+	AuthRateBurst int
+	// LocalAuth serves register and login; false makes them 404.
+	LocalAuth bool
+	// MetricsOnAPIPort mounts /metrics on the API's port, for peers on this
+	// machine only: development without METRICS_ADDR.
+	MetricsOnAPIPort bool
 }
 
 // MetricsHandler serves reg for Prometheus. The router mounts it on the
@@ -63,8 +78,9 @@ type ClientBudget interface {
 	Take(ctx context.Context, client string) error
 }
 
-// NewRouter builds the HTTP handler with every route and middleware.
-func NewRouter(d Deps) (*gin.Engine, error) {
+// NewRouter builds the HTTP handler with every route and middleware; it
+// answers HEAD on every GET route (see headAsGet).
+func NewRouter(d Deps) (http.Handler, error) {
 	if d.Budget == nil {
 		return nil, errors.New("controllers: Deps.Budget is required: without it the auth routes would have no limit")
 	}
@@ -75,17 +91,17 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	// client IP (rate limits, logs) is then the peer address, which a
 	// client cannot forge. With proxies named, it is the right-most
 	// X-Forwarded-For entry that is not one of them.
-	if err := r.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	r.ForwardedByClientIP = len(d.Config.TrustedProxies) > 0
+	r.ForwardedByClientIP = len(d.TrustedProxies) > 0
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 
 	reg := d.Metrics
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	r.Use(requestID(d.Log), accessLog(), newHTTPMetrics(reg).middleware(), recoverPanics(), securityHeaders(), corsPolicy(d.Config.AllowedOrigins))
+	r.Use(requestID(d.Log), accessLog(), newHTTPMetrics(reg).middleware(), recoverPanics(), securityHeaders(), corsPolicy(d.AllowedOrigins))
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "No route matches "+c.Request.Method+" "+c.Request.URL.Path+".", nil)
 	})
@@ -109,8 +125,8 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
-	if d.Config.Env == config.EnvDevelopment && d.Config.MetricsAddr == "" {
-		// On the API's port only for a scraper on this machine: ENV
+	if d.MetricsOnAPIPort {
+		// Only for a scraper on this machine: ENV
 		// defaults to development, and a deployment that forgot to set it
 		// must not publish its metrics (and what they say about traffic
 		// and users) to anyone. The peer address decides, never
@@ -125,7 +141,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		})
 	}
 
-	spec, err := apidocs.Spec(d.Config.APIV1Prefix, d.Config.ProjectName)
+	spec, err := apidocs.Spec(d.APIPrefix, d.ProjectName)
 	if err != nil {
 		return nil, err
 	}
@@ -150,13 +166,13 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 		assets.ServeHTTP(c.Writer, c.Request)
 	})
 
-	maxBytes := d.Config.MaxBodyBytes
-	api := r.Group(d.Config.APIV1Prefix, timeout(d.Config.RequestTimeout))
+	maxBytes := d.MaxBodyBytes
+	api := r.Group(d.APIPrefix, timeout(d.RequestTimeout))
 
-	limiter := newIPLimiter(d.Config.AuthRateLimit, d.Config.AuthRateBurst)
+	limiter := newIPLimiter(d.AuthRateLimit, d.AuthRateBurst)
 	auth := authHandlers{auth: d.Auth, maxBytes: maxBytes}
 	authGroup := api.Group("/auth", cacheControl("no-store"), rateLimit(limiter, d.Budget))
-	if d.Config.LocalAuth {
+	if d.LocalAuth {
 		authGroup.POST("/register", auth.register)
 		authGroup.POST("/login", auth.login)
 	} else {
@@ -166,12 +182,12 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	authGroup.POST("/logout", requireCaller(d.Auth), auth.logout)
 
 	users := userHandlers{users: d.Users, maxBytes: maxBytes}
-	me := api.Group("/users/me", requireUser(d.Auth), cacheControl("no-store"))
+	me := api.Group("/users/me", requireCaller(d.Auth), cacheControl("no-store"))
 	me.GET("", users.me)
 	me.PATCH("", users.update)
 	me.DELETE("", users.deactivate)
 
-	todos := todoHandlers{todos: d.Todos, maxBytes: maxBytes, prefix: d.Config.APIV1Prefix}
+	todos := todoHandlers{todos: d.Todos, maxBytes: maxBytes, prefix: d.APIPrefix}
 	// A user's todos may be kept by their own browser, revalidated with
 	// the ETag each time, and never by a shared cache.
 	todo := api.Group("/todos", requireCaller(d.Auth), cacheControl("private, no-cache"))
@@ -181,7 +197,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	todo.GET("/:id", todos.get)
 	todo.PATCH("/:id", todos.update)
 	todo.DELETE("/:id", todos.remove)
-	return r, nil
+	return headAsGet{r}, nil
 }
 
 // loopbackPeer tells whether the connection comes from this machine.

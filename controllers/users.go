@@ -10,10 +10,11 @@ import (
 	"github.com/todo-api/todo-api/services"
 )
 
-// UserService manages the current user.
+// UserService manages the caller's own account.
 type UserService interface {
-	Update(ctx context.Context, user models.User, in services.UpdateUserInput, client string) (models.User, error)
-	Deactivate(ctx context.Context, userID int64) error
+	Me(ctx context.Context, c services.Caller) (models.User, error)
+	Update(ctx context.Context, c services.Caller, in services.UpdateUserInput, client string) (models.User, error)
+	Deactivate(ctx context.Context, c services.Caller) error
 }
 
 type userHandlers struct {
@@ -23,7 +24,12 @@ type userHandlers struct {
 
 // me: GET /users/me.
 func (h userHandlers) me(c *gin.Context) {
-	c.JSON(http.StatusOK, newUserResponse(currentUser(c)))
+	user, err := h.users.Me(c.Request.Context(), currentCaller(c))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newUserResponse(user))
 }
 
 // update: PATCH /users/me.
@@ -32,7 +38,7 @@ func (h userHandlers) update(c *gin.Context) {
 	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }) {
 		return
 	}
-	user, err := h.users.Update(c.Request.Context(), currentUser(c), req.input(), clientKey(c))
+	user, err := h.users.Update(c.Request.Context(), currentCaller(c), req.input(), clientKey(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -42,7 +48,7 @@ func (h userHandlers) update(c *gin.Context) {
 
 // deactivate: DELETE /users/me.
 func (h userHandlers) deactivate(c *gin.Context) {
-	if err := h.users.Deactivate(c.Request.Context(), currentUser(c).ID); err != nil {
+	if err := h.users.Deactivate(c.Request.Context(), currentCaller(c)); err != nil {
 		writeError(c, err)
 		return
 	}

@@ -3,6 +3,8 @@ package services
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -84,20 +86,12 @@ type Auth struct {
 	// betterAuth verifies Better Auth tokens; nil when they are not
 	// accepted.
 	betterAuth *betterAuth
-	// verified remembers tokens whose signature and claims checked out, by
-	// their exact text, until they expire: verifying one (HMAC and two
-	// JSON decodes) was about a tenth of the CPU of a cached GET. Whether
-	// the token's user is active and the token current is checked on
-	// every request all the same.
-	verified *expirable.LRU[string, verifiedToken]
-}
-
-// verifiedToken is what verify learned from a token.
-type verifiedToken struct {
-	userID    int64
-	version   int32
-	id        []byte
-	expiresAt time.Time
+	// verified remembers our tokens whose signature and claims checked
+	// out, by their exact text, until they expire: verifying one (HMAC and
+	// two JSON decodes) was about a tenth of the CPU of a cached GET.
+	// Whether the token's user is active and the token current is checked
+	// on every request all the same.
+	verified *expirable.LRU[string, Caller]
 }
 
 // NewAuth returns the service.
@@ -145,7 +139,7 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 		}
 	}
 	return &Auth{
-		verified:   expirable.NewLRU[string, verifiedToken](verifiedTokens, nil, verifiedTokenTTL),
+		verified:   expirable.NewLRU[string, Caller](verifiedTokens, nil, verifiedTokenTTL),
 		betterAuth: ba,
 		db:         db,
 		opts:       opts,
@@ -498,44 +492,36 @@ func (a *Auth) issue(user models.User) (Token, error) {
 	return Token{AccessToken: signed, ExpiresIn: int(a.opts.TokenTTL / time.Second)}, nil
 }
 
-// Authorize verifies a token (ours, or with Better Auth configured one of
-// its tokens) and names the account it acts for. For our tokens that needs
-// no query: whether the account is still active, the token current and
-// not logged out is checked by the statements the request runs (see
-// Caller). A token that fails verification is ErrUnauthorized; a Better
-// Auth token whose keys could never be fetched is ErrKeysUnavailable.
-func (a *Auth) Authorize(ctx context.Context, token string) (Caller, error) {
-	if a.betterAuth != nil && !strings.HasPrefix(token, ownTokenHeader) {
-		return a.authorizeBetterAuth(ctx, token)
+// Caller verifies a bearer token and names the account it acts for. The
+// token's family is told once, by the algorithm its header names: HS256
+// is ours (see ownCaller: no query), any other is Better Auth's where its
+// tokens are accepted (see betterAuthCaller). Whether the account is still
+// active, the token current and not logged out is checked by the
+// statements the request runs (see Caller). A token that fails
+// verification is ErrUnauthorized; a Better Auth token whose keys could
+// never be fetched is ErrKeysUnavailable.
+func (a *Auth) Caller(ctx context.Context, token string) (Caller, error) {
+	if a.betterAuth != nil && tokenAlgorithm(token) != jwt.SigningMethodHS256.Alg() {
+		return a.betterAuthCaller(ctx, token)
 	}
-	v, err := a.verify(token)
-	if err != nil {
-		return Caller{}, err
-	}
-	return Caller{ID: v.userID, Version: v.version, TokenID: v.id, Expires: v.expiresAt}, nil
+	return a.ownCaller(token)
 }
 
-// Authenticate verifies a token like Authorize and reads its user, under
-// the same check as every todo statement (active, at the token's
-// credential version, token not logged out); anything else is
-// ErrUnauthorized. The routes of the account itself use it: they answer
-// with, or change, the row it reads.
-func (a *Auth) Authenticate(ctx context.Context, token string) (models.User, error) {
-	c, err := a.Authorize(ctx, token)
+// tokenAlgorithm is the alg its JOSE header names, or "" when the token
+// has no header that decodes.
+func tokenAlgorithm(token string) string {
+	header, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(header)
 	if err != nil {
-		return models.User{}, err
+		return ""
 	}
-	var user models.User
-	err = read(ctx, func() error {
-		return a.db.WithContext(ctx).Where("id = ?", c.ID).Where(accountCheck, c.accountArgs()...).Take(&user).Error
-	})
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return models.User{}, ErrUnauthorized
-	case err != nil:
-		return models.User{}, translate(err, "load token user")
+	var h struct {
+		Alg string `json:"alg"`
 	}
-	return user, nil
+	if json.Unmarshal(raw, &h) != nil {
+		return ""
+	}
+	return h.Alg
 }
 
 // Logout ends the caller's token, and only it, on every instance: it is
@@ -566,31 +552,31 @@ func (a *Auth) SweepRevokedTokens(ctx context.Context) (int64, error) {
 	return res.RowsAffected, translate(res.Error, "sweep revoked tokens")
 }
 
-// verify checks the signature (HS256 only), exp (required), iat
-// (required), nbf, iss and aud (required, ours), and returns what the
-// token says: the subject's user id, the credential version it was issued
-// under, its id and expiry.
-func (a *Auth) verify(token string) (verifiedToken, error) {
-	if v, ok := a.verified.Get(token); ok && !a.opts.Now().After(v.expiresAt.Add(tokenLeeway)) {
-		return v, nil
+// ownCaller verifies one of our tokens: the signature (HS256 only), exp
+// (required), iat (required), nbf, iss and aud (required, ours); the
+// caller is the subject's user id at the credential version the token was
+// issued under.
+func (a *Auth) ownCaller(token string) (Caller, error) {
+	if c, ok := a.verified.Get(token); ok && !a.opts.Now().After(c.Expires.Add(tokenLeeway)) {
+		return c, nil
 	}
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return a.opts.Secret, nil
 	})
 	if err != nil {
-		return verifiedToken{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return Caller{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	if c.IssuedAt == nil || c.Version == nil {
-		return verifiedToken{}, fmt.Errorf("%w: token lacks iat or ver", ErrUnauthorized)
+		return Caller{}, fmt.Errorf("%w: token lacks iat or ver", ErrUnauthorized)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return verifiedToken{}, fmt.Errorf("%w: bad subject", ErrUnauthorized)
+		return Caller{}, fmt.Errorf("%w: bad subject", ErrUnauthorized)
 	}
-	v := verifiedToken{userID: id, version: *c.Version, id: tokenID(token), expiresAt: c.ExpiresAt.Time}
-	a.verified.Add(token, v)
-	return v, nil
+	caller := Caller{ID: id, Version: *c.Version, TokenID: tokenID(token), Expires: c.ExpiresAt.Time}
+	a.verified.Add(token, caller)
+	return caller, nil
 }
 
 // The verified-token memory: bounded in entries (about 2 MB at 10,000

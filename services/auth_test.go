@@ -68,7 +68,7 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 				return tok.AccessToken
 			}
 			works := func(token string) bool {
-				_, err := auth.Authenticate(ctx, token)
+				_, err := authenticate(ctx, auth, token)
 				if err != nil && !errors.Is(err, ErrUnauthorized) {
 					t.Fatal(err)
 				}
@@ -80,14 +80,14 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 				t.Fatal("fresh token refused")
 			}
 			name = "renamed_" + u.Username[4:]
-			if _, err := users.Update(ctx, u, UpdateUserInput{Username: Some(name)}, "203.0.113.9"); err != nil {
+			if _, err := users.Update(ctx, tokenCaller(t, auth, before), UpdateUserInput{Username: Some(name)}, "203.0.113.9"); err != nil {
 				t.Fatal(err)
 			}
 			if !works(before) {
 				t.Error("a username change ended the token; only credentials should")
 			}
 
-			if _, err := users.Update(ctx, u, UpdateUserInput{Email: Some("moved-" + u.Email), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
+			if _, err := users.Update(ctx, tokenCaller(t, auth, before), UpdateUserInput{Email: Some("moved-" + u.Email), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
 				t.Fatal(err)
 			}
 			if works(before) {
@@ -95,7 +95,7 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 			}
 
 			before = login()
-			if _, err := users.Update(ctx, u, UpdateUserInput{Password: Some("new-password"), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
+			if _, err := users.Update(ctx, tokenCaller(t, auth, before), UpdateUserInput{Password: Some("new-password"), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
 				t.Fatal(err)
 			}
 			if works(before) {
@@ -106,7 +106,7 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 				t.Fatalf("token after the change: %v", err)
 			}
 
-			if err := users.Deactivate(ctx, u.ID); err != nil {
+			if err := users.Deactivate(ctx, tokenCaller(t, auth, tok.AccessToken)); err != nil {
 				t.Fatal(err)
 			}
 			if works(tok.AccessToken) {
@@ -152,7 +152,7 @@ func TestDeactivationRace(t *testing.T) {
 					// Whether deactivation had returned when this
 					// request started decides what it may get.
 					after := done.Load()
-					_, err := auth.Authenticate(ctx, tok.AccessToken)
+					_, err := authenticate(ctx, auth, tok.AccessToken)
 					switch {
 					case err == nil && after:
 						acceptedAfter.Add(1)
@@ -165,7 +165,7 @@ func TestDeactivationRace(t *testing.T) {
 			}()
 		}
 		time.Sleep(2 * time.Millisecond)
-		if err := users.Deactivate(ctx, u.ID); err != nil {
+		if err := users.Deactivate(ctx, tokenCaller(t, auth, tok.AccessToken)); err != nil {
 			t.Fatal(err)
 		}
 		done.Store(true)
@@ -213,7 +213,7 @@ func TestIssuerAndAudience(t *testing.T) {
 	base := func() jwt.MapClaims {
 		return jwt.MapClaims{"sub": fmt.Sprint(u.ID), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "iss": "todo-api", "aud": "todo-api", "ver": 0}
 	}
-	if _, err := auth.Authenticate(ctx, sign(base())); err != nil {
+	if _, err := authenticate(ctx, auth, sign(base())); err != nil {
 		t.Fatalf("well-formed token refused: %v", err)
 	}
 	tests := map[string]func(jwt.MapClaims){
@@ -229,7 +229,7 @@ func TestIssuerAndAudience(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			claims := base()
 			mutate(claims)
-			if _, err := auth.Authenticate(ctx, sign(claims)); !errors.Is(err, ErrUnauthorized) {
+			if _, err := authenticate(ctx, auth, sign(claims)); !errors.Is(err, ErrUnauthorized) {
 				t.Errorf("err = %v, want ErrUnauthorized", err)
 			}
 		})
@@ -406,12 +406,12 @@ func TestVerifiedTokensStillExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // the second is served from memory
-		if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+		if _, err := authenticate(ctx, auth, tok.AccessToken); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now = now.Add(time.Hour + tokenLeeway + time.Second)
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("expired remembered token: want ErrUnauthorized, got %v", err)
 	}
 	now = time.Now()
@@ -419,13 +419,13 @@ func TestVerifiedTokensStillExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Model(&models.User{}).Where("id = ?", u.ID).Update("token_version", gorm.Expr("token_version + 1")).Error; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("remembered token after a credential change: want ErrUnauthorized, got %v", err)
 	}
 }

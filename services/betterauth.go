@@ -125,14 +125,14 @@ func newBetterAuth(opts BetterAuthOptions, now func() time.Time, cached bool) (*
 	return b, nil
 }
 
-// verify checks a Better Auth token: a key id naming a key of the set, an
+// claims verifies a Better Auth token and returns its claims: a key id naming a key of the set, an
 // algorithm that key allows (taken from the key, never from the token
 // alone), the signature, exp (required), iat and nbf (with the usual
 // leeway), iss and aud (always), a subject, and that the user is not
 // banned. The claims are judged first, without the key: a token wrong on
 // its face is ErrUnauthorized even while the key set cannot be fetched,
 // and only a token that could be good gets ErrKeysUnavailable then.
-func (b *betterAuth) verify(ctx context.Context, token string) (betterAuthClaims, error) {
+func (b *betterAuth) claims(ctx context.Context, token string) (betterAuthClaims, error) {
 	var c betterAuthClaims
 	unverified, _, err := b.parser.ParseUnverified(token, &c)
 	if err != nil {
@@ -198,14 +198,14 @@ func algFitsKey(alg string, key any) bool {
 	return false
 }
 
-// authorizeBetterAuth verifies a Better Auth token and names its account,
+// betterAuthCaller verifies a Better Auth token and names its account,
 // creating it on the first request that carries the subject. A copy of
 // the account remembered from an earlier request (AUTH_CACHE_TTL) may
 // answer: the caller's statements check the account themselves (see
 // Caller), so a stale copy cannot let a revoked account through.
-func (a *Auth) authorizeBetterAuth(ctx context.Context, token string) (Caller, error) {
+func (a *Auth) betterAuthCaller(ctx context.Context, token string) (Caller, error) {
 	b := a.betterAuth
-	c, err := b.verify(ctx, token)
+	c, err := b.claims(ctx, token)
 	if err != nil {
 		return Caller{}, err
 	}
@@ -343,11 +343,6 @@ func externalUsername(issuer, subject string, attempt int) string {
 	}
 	return name
 }
-
-// ownTokenHeader is the encoded JOSE header of every token this service
-// issues ({"alg":"HS256","typ":"JWT"}): a token that starts with it is one
-// of ours, and any other goes to the Better Auth verifier.
-const ownTokenHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
 
 // RunBetterAuthKeys keeps the Better Auth keys fresh until ctx ends; it
 // returns at once where Better Auth tokens are not accepted.

@@ -173,7 +173,7 @@ func relCursorRoundTrip(t *testing.T, cc cursorCodec, c cursor) {
 
 var relTokenSecret = []byte(strings.Repeat("fuzz-secret-", 4))
 
-// relValidlySigned is the independent check of what verify may accept: three
+// relValidlySigned is the independent check of what ownCaller may accept: three
 // base64url segments whose header names HS256 and whose third segment is the
 // HMAC-SHA256 of the first two under the secret.
 func relValidlySigned(token string) bool {
@@ -211,7 +211,7 @@ type relClaims struct {
 	Ver *json.Number `json:"ver"`
 }
 
-// relClaimsAllow is the independent check of the claims verify may accept at
+// relClaimsAllow is the independent check of the claims ownCaller may accept at
 // now: a positive integer subject equal to id, an exp not past, an iat and
 // no nbf in the future (each with the leeway), our iss, our aud (alone or in
 // a list) and a credential version. It returns why not, or "".
@@ -320,16 +320,16 @@ func FuzzTokenParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, token string, header, claims []byte) {
 		// Arbitrary text.
-		if v, err := auth.verify(token); err == nil {
-			id := v.userID
+		if v, err := auth.ownCaller(token); err == nil {
+			id := v.ID
 			if !relValidlySigned(token) {
-				t.Fatalf("verify(%q) accepted a token not signed with the secret (id %d)", token, id)
+				t.Fatalf("ownCaller(%q) accepted a token not signed with the secret (id %d)", token, id)
 			}
 			if why := relClaimsAllow(token, id, now); why != "" {
-				t.Fatalf("verify(%q) accepted it (id %d) although %s", token, id, why)
+				t.Fatalf("ownCaller(%q) accepted it (id %d) although %s", token, id, why)
 			}
 		} else if !errors.Is(err, ErrUnauthorized) {
-			t.Fatalf("verify error %v does not wrap ErrUnauthorized", err)
+			t.Fatalf("ownCaller error %v does not wrap ErrUnauthorized", err)
 		}
 		// Arbitrary header and claims, validly signed: only the claims
 		// and the header's algorithm decide.
@@ -337,19 +337,19 @@ func FuzzTokenParse(f *testing.F) {
 		mac := hmac.New(sha256.New, relTokenSecret)
 		mac.Write([]byte(unsigned))
 		signed := unsigned + "." + b64(mac.Sum(nil))
-		v, err := auth.verify(signed)
-		id := v.userID
+		v, err := auth.ownCaller(signed)
+		id := v.ID
 		if err != nil {
 			if !errors.Is(err, ErrUnauthorized) {
-				t.Fatalf("verify error %v does not wrap ErrUnauthorized", err)
+				t.Fatalf("ownCaller error %v does not wrap ErrUnauthorized", err)
 			}
 			return
 		}
 		if !relValidlySigned(signed) {
-			t.Fatalf("verify accepted header %s (not HS256)", header)
+			t.Fatalf("ownCaller accepted header %s (not HS256)", header)
 		}
 		if why := relClaimsAllow(signed, id, now); why != "" {
-			t.Fatalf("verify accepted claims %s (id %d) although %s", claims, id, why)
+			t.Fatalf("ownCaller accepted claims %s (id %d) although %s", claims, id, why)
 		}
 	})
 }

@@ -36,7 +36,7 @@ func TestBetterAuthKeysBeforeTheServerAnswers(t *testing.T) {
 	// Down: a good-looking token is 503 after waiting at most about
 	// coldWait; wrong ones are 401 at once.
 	start := time.Now()
-	if _, err := auth.Authorize(ctx, good(k1)); !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrUnauthorized) {
+	if _, err := auth.Caller(ctx, good(k1)); !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("token while the auth server never answered: %v; want ErrKeysUnavailable and not ErrUnauthorized", err)
 	}
 	if d := time.Since(start); d > coldWait+2*time.Second {
@@ -62,7 +62,7 @@ func TestBetterAuthKeysBeforeTheServerAnswers(t *testing.T) {
 		}(),
 	} {
 		before := srv.fetches.Load()
-		if _, err := auth.Authorize(ctx, tok); !errors.Is(err, ErrUnauthorized) {
+		if _, err := auth.Caller(ctx, tok); !errors.Is(err, ErrUnauthorized) {
 			t.Errorf("%s token while the keys are unknown: %v; want ErrUnauthorized", name, err)
 		}
 		if n := srv.fetches.Load() - before; n > 1 { // the background loop may fetch meanwhile
@@ -78,7 +78,7 @@ func TestBetterAuthKeysBeforeTheServerAnswers(t *testing.T) {
 	for range 50 {
 		wg.Go(func() {
 			for range 4 {
-				if _, err := auth.Authorize(ctx, good(newBAKey(t, "EdDSA"))); !errors.Is(err, ErrKeysUnavailable) {
+				if _, err := auth.Caller(ctx, good(newBAKey(t, "EdDSA"))); !errors.Is(err, ErrKeysUnavailable) {
 					t.Errorf("made-up key while down: %v; want ErrKeysUnavailable", err)
 				}
 			}
@@ -98,7 +98,7 @@ func TestBetterAuthKeysBeforeTheServerAnswers(t *testing.T) {
 	up := time.Now()
 	tok := good(k1)
 	for {
-		_, err := auth.Authorize(ctx, tok)
+		_, err := auth.Caller(ctx, tok)
 		if err == nil {
 			break
 		}
@@ -113,7 +113,7 @@ func TestBetterAuthKeysBeforeTheServerAnswers(t *testing.T) {
 
 	// The failed start-up fetches left the rotation allowance alone.
 	srv.setKeys(k1, k2)
-	if _, err := auth.Authorize(ctx, good(k2)); err != nil {
+	if _, err := auth.Caller(ctx, good(k2)); err != nil {
 		t.Errorf("token with a key added right after start-up: %v", err)
 	}
 }
@@ -133,7 +133,7 @@ func TestBetterAuthRefreshRetriesWithBackoff(t *testing.T) {
 	go auth.RunBetterAuthKeys(ctx)
 	sub := uniqueSub("backoff-")
 	tok := signBA(t, k, baClaims(sub, sub+"@example.com"))
-	if _, err := auth.Authorize(ctx, tok); err != nil {
+	if _, err := auth.Caller(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	srv.down.Store(true)
@@ -155,7 +155,7 @@ func TestBetterAuthRefreshRetriesWithBackoff(t *testing.T) {
 	} else {
 		t.Logf("failed refresh retried after %s", time.Since(first).Round(time.Millisecond))
 	}
-	if _, err := auth.Authorize(ctx, tok); err != nil {
+	if _, err := auth.Caller(ctx, tok); err != nil {
 		t.Errorf("held key while refreshes fail: %v", err)
 	}
 }
@@ -189,7 +189,7 @@ func TestBetterAuthKeysFromAServerStillLoading(t *testing.T) {
 	loading.Store(false)
 	ready := time.Now()
 	for {
-		_, err := auth.Authorize(ctx, tok)
+		_, err := auth.Caller(ctx, tok)
 		if err == nil {
 			break
 		}
@@ -215,7 +215,7 @@ func TestJWKSRedirectsNotFollowed(t *testing.T) {
 	defer redirector.Close()
 	auth := newTestAuth(t, AuthOptions{BetterAuth: &BetterAuthOptions{JWKSURL: redirector.URL, Issuer: baIssuer, Audience: baAudience}})
 	sub := uniqueSub("redirect-")
-	_, err := auth.Authorize(ctx, signBA(t, k, baClaims(sub, sub+"@example.com")))
+	_, err := auth.Caller(ctx, signBA(t, k, baClaims(sub, sub+"@example.com")))
 	if !errors.Is(err, ErrKeysUnavailable) || !strings.Contains(err.Error(), "redirects are not followed") {
 		t.Errorf("keys behind a redirect: %v; want ErrKeysUnavailable saying redirects are not followed", err)
 	}

@@ -37,7 +37,7 @@ func TestLogoutEndsThatTokenOnly(t *testing.T) {
 	}
 	caller := func(tok string) Caller {
 		t.Helper()
-		c, err := auth.Authorize(ctx, tok)
+		c, err := auth.Caller(ctx, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestLogoutEndsThatTokenOnly(t *testing.T) {
 	if err := auth.Logout(ctx, caller(ended)); err != nil {
 		t.Fatalf("logout: %v", err)
 	}
-	if _, err := auth.Authenticate(ctx, ended); !errors.Is(err, ErrUnauthorized) {
+	if _, err := authenticate(ctx, auth, ended); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("account route with the logged-out token: %v, want ErrUnauthorized", err)
 	}
 	if _, err := todos.Get(ctx, caller(ended), todo.ID); !errors.Is(err, ErrUnauthorized) {
@@ -66,7 +66,7 @@ func TestLogoutEndsThatTokenOnly(t *testing.T) {
 	if c := caller(kept); string(c.TokenID) == string(caller(ended).TokenID) {
 		t.Fatal("two tokens share an id")
 	}
-	if _, err := auth.Authenticate(ctx, kept); err != nil {
+	if _, err := authenticate(ctx, auth, kept); err != nil {
 		t.Errorf("the user's other token: %v, want it to keep working", err)
 	}
 	if _, err := todos.Get(ctx, caller(kept), todo.ID); err != nil {

@@ -52,6 +52,26 @@ func newUser(t *testing.T) models.User {
 // checks the account itself, as for a real request.
 func callerOf(u models.User) Caller { return Caller{ID: u.ID, Version: u.TokenVersion} }
 
+// authenticate is what an account route does with a token: it names the
+// caller, whose account is then read.
+func authenticate(ctx context.Context, auth *Auth, token string) (models.User, error) {
+	c, err := auth.Caller(ctx, token)
+	if err != nil {
+		return models.User{}, err
+	}
+	return NewUsers(db, auth).Me(ctx, c)
+}
+
+// tokenCaller is the caller a token names; the test fails if it names none.
+func tokenCaller(t *testing.T, auth *Auth, token string) Caller {
+	t.Helper()
+	c, err := auth.Caller(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestVersionAdvancesWithAStoppedClock: the ETag must change on every
 // write even when the clock does not move (or steps back).
 func TestVersionAdvancesWithAStoppedClock(t *testing.T) {
@@ -196,16 +216,16 @@ func TestTokenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := auth.Authenticate(ctx, tok.AccessToken); err != nil || got.ID != u.ID {
+	if got, err := authenticate(ctx, auth, tok.AccessToken); err != nil || got.ID != u.ID {
 		t.Fatalf("Authenticate = %v, %v", got.ID, err)
 	}
 	// Within the leeway after expiry the token still works; past it, not.
 	now = now.Add(time.Minute + tokenLeeway/2)
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); err != nil {
 		t.Errorf("token refused within the leeway: %v", err)
 	}
 	now = now.Add(tokenLeeway)
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("expired token: err = %v, want ErrUnauthorized", err)
 	}
 }
@@ -296,21 +316,21 @@ func TestUserCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, _ := auth.issue(u)
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); err != nil {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec("UPDATE users SET username = 'renamed_' || id WHERE id = ?", u.ID)
-	if got, _ := auth.Authenticate(ctx, tok.AccessToken); got.Username == u.Username {
+	if got, _ := authenticate(ctx, auth, tok.AccessToken); got.Username == u.Username {
 		t.Error("a change behind the service's back was not seen at once")
 	}
-	if c, err := auth.Authorize(ctx, tok.AccessToken); err != nil || c.ID != u.ID || c.Version != u.TokenVersion || len(c.TokenID) != 32 {
+	if c, err := auth.Caller(ctx, tok.AccessToken); err != nil || c.ID != u.ID || c.Version != u.TokenVersion || len(c.TokenID) != 32 {
 		t.Errorf("Authorize: %+v, %v; want the caller of the token, with its id", c, err)
 	}
 	users := NewUsers(db, auth)
-	if err := users.Deactivate(ctx, u.ID); err != nil {
+	if err := users.Deactivate(ctx, tokenCaller(t, auth, tok.AccessToken)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Authenticate(ctx, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
+	if _, err := authenticate(ctx, auth, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("deactivated user still authenticated: %v", err)
 	}
 	if NewUserCache(0, nil) != nil {

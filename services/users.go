@@ -51,11 +51,32 @@ func (in UpdateUserInput) Validate() *ValidationError {
 	return v
 }
 
+// Me reads the caller's account, under the same check as every todo
+// statement (active, at the token's credential version, token not logged
+// out); anything else is ErrUnauthorized.
+func (s *Users) Me(ctx context.Context, c Caller) (models.User, error) {
+	var user models.User
+	err := read(ctx, func() error {
+		return s.db.WithContext(ctx).Where(accountRow, c.accountArgs()...).Take(&user).Error
+	})
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return models.User{}, ErrUnauthorized
+	case err != nil:
+		return models.User{}, translate(err, "load token user")
+	}
+	return user, nil
+}
+
 // Update changes the user's email, username or password. A change of
 // email or password bumps the credential version, so every token issued
 // before it stops working. client identifies the caller for the
 // failed-attempt limits on current_password.
-func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput, client string) (models.User, error) {
+func (s *Users) Update(ctx context.Context, c Caller, in UpdateUserInput, client string) (models.User, error) {
+	user, err := s.Me(ctx, c)
+	if err != nil {
+		return models.User{}, err
+	}
 	if user.HashedPassword == nil && (in.Email.Set || in.Password.Set) {
 		// An account created from a Better Auth token signs in there: its
 		// email and password are the Better Auth app's to change.
@@ -102,7 +123,7 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 		updates["hashed_password"] = hash
 	}
 	var rows []models.User
-	err := write(ctx, func() error {
+	err = write(ctx, func() error {
 		rows = nil
 		return s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).
 			Where("id = ? AND is_active", user.ID).Updates(updates).Error
@@ -126,17 +147,29 @@ func (s *Users) Update(ctx context.Context, user models.User, in UpdateUserInput
 // and existing tokens are refused, and the user's rows stay. The
 // credential version goes up too, so that reactivating the account (by
 // hand, in SQL) does not bring old tokens back.
-func (s *Users) Deactivate(ctx context.Context, userID int64) error {
+//
+// A caller whose account no longer passes the account check (already
+// deactivated, the token outdated or logged out) is ErrUnauthorized.
+func (s *Users) Deactivate(ctx context.Context, c Caller) error {
 	// Forgotten after the write has committed: a request that loads the
 	// user from now on sees it inactive.
-	defer s.auth.opts.Cache.forget(userID)
+	defer s.auth.opts.Cache.forget(c.ID)
+	var n int64
 	err := write(ctx, func() error {
-		return s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).
+		res := s.db.WithContext(ctx).Model(&models.User{}).Where(accountRow, c.accountArgs()...).
 			Updates(map[string]any{
 				"is_active":     false,
 				"token_version": gorm.Expr("token_version + 1"),
 				"updated_at":    storedTime(s.auth.opts.Now()),
-			}).Error
+			})
+		n = res.RowsAffected
+		return res.Error
 	})
-	return translate(err, "deactivate user")
+	if err != nil {
+		return translate(err, "deactivate user")
+	}
+	if n == 0 {
+		return ErrUnauthorized
+	}
+	return nil
 }

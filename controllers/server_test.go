@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/todo-api/todo-api/controllers"
+	"github.com/todo-api/todo-api/server"
 )
 
 // TestAppBackgroundWork: Sweep deletes expired password-attempt counters,
@@ -24,7 +24,7 @@ func TestAppBackgroundWork(t *testing.T) {
 		w.Write([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA"}]}`))
 	}))
 	defer jwks.Close()
-	app, err := controllers.NewApp(testConfig(t, map[string]string{
+	app, err := server.New(testConfig(t, map[string]string{
 		"BETTER_AUTH_URL": jwks.URL, "BETTER_AUTH_JWKS_URL": jwks.URL, "BETTER_AUTH_JWKS_REFRESH": "1s", "BETTER_AUTH_JWKS_MIN_REFRESH": "100ms",
 	}), db, slog.New(slog.DiscardHandler))
 	if err != nil {

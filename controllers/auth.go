@@ -44,7 +44,7 @@ func (h authHandlers) logout(c *gin.Context) {
 // register: POST /auth/register.
 func (h authHandlers) register(c *gin.Context) {
 	var req registerRequest
-	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }) {
+	if _, ok := bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }); !ok {
 		return
 	}
 	user, err := h.auth.Register(c.Request.Context(), req.input(), clientKey(c))
@@ -74,9 +74,9 @@ func (h authHandlers) login(c *gin.Context) {
 		username, password = form.Get("username"), form.Get("password")
 	} else {
 		var req loginRequest
-		if !bind(c, h.maxBytes, &req, func() *services.ValidationError {
+		if _, ok := bind(c, h.maxBytes, &req, func() *services.ValidationError {
 			return services.ValidateLogin(req.Username.Value, req.Password.Value)
-		}) {
+		}); !ok {
 			return
 		}
 		username, password = req.Username.Value, req.Password.Value

@@ -33,26 +33,22 @@ var readOnlyFields = map[string]bool{
 }
 
 // readJSONObject checks the content type and size, and parses the body as
-// one JSON object, returning its members undecoded.
-func readJSONObject(c *gin.Context, maxBytes int64) (map[string]json.RawMessage, error) {
+// one JSON object, returning its members undecoded and the body as read.
+func readJSONObject(c *gin.Context, maxBytes int64) (map[string]json.RawMessage, []byte, error) {
 	if err := requireJSON(c.Request); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := readBody(c, maxBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c.Set(rawBodyKey, body)
-	return parseObject(body)
+	obj, err := parseObject(body)
+	return obj, body, err
 }
 
-// rawBodyKey holds the request body as read, for the Idempotency-Key
-// fingerprint.
-const rawBodyKey = "todo-api.raw-body"
-
-// idempotencyKey reads the Idempotency-Key header of a create whose body
-// has been read; ok is false when there is none. A malformed key is a 400.
-func idempotencyKey(c *gin.Context) (key services.IdempotencyKey, ok bool, err error) {
+// idempotencyKey reads the Idempotency-Key header of a create with body;
+// ok is false when there is none. A malformed key is a 400.
+func idempotencyKey(c *gin.Context, body []byte) (key services.IdempotencyKey, ok bool, err error) {
 	raw, sent := c.Request.Header[headerIdempotencyKey]
 	if !sent {
 		return key, false, nil
@@ -60,27 +56,11 @@ func idempotencyKey(c *gin.Context) (key services.IdempotencyKey, ok bool, err e
 	if len(raw) != 1 {
 		return key, false, badRequest("Send one Idempotency-Key header.")
 	}
-	body, _ := c.Get(rawBodyKey)
-	b, _ := body.([]byte)
-	key, err = services.NewIdempotencyKey(raw[0], c.FullPath(), b)
+	key, err = services.NewIdempotencyKey(raw[0], c.FullPath(), body)
 	if err != nil {
 		return key, false, badRequest(err.Error() + ".")
 	}
 	return key, true, nil
-}
-
-// writeStored writes a create's answer kept with its Idempotency-Key.
-func writeStored(c *gin.Context, r services.StoredResponse) {
-	if r.Location != "" {
-		c.Header(headerLocation, r.Location)
-	}
-	if r.ETag != "" {
-		c.Header(headerETag, r.ETag)
-	}
-	if r.Replayed {
-		c.Header(headerIdempotentReplayed, "true")
-	}
-	c.Data(r.Status, "application/json; charset=utf-8", r.Body)
 }
 
 func requireJSON(r *http.Request) error {
@@ -196,31 +176,33 @@ func typeMessage(f reflect.Value) string {
 	return "has the wrong type"
 }
 
-// bindInto reads the body into dst. Decoding problems with fields are
-// returned as field errors for the caller to merge with the rules'.
-func bindInto(c *gin.Context, maxBytes int64, dst any) ([]services.FieldError, error) {
-	obj, err := readJSONObject(c, maxBytes)
+// bindInto reads the body into dst and returns it as read. Decoding
+// problems with fields are returned as field errors for the caller to
+// merge with the rules'.
+func bindInto(c *gin.Context, maxBytes int64, dst any) ([]byte, []services.FieldError, error) {
+	obj, body, err := readJSONObject(c, maxBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return decodeFields(obj, dst, ""), nil
+	return body, decodeFields(obj, dst, ""), nil
 }
 
 // bind reads the body into dst and reports whether the service may be
 // called with it. When a member could not be decoded it writes one 422
 // that lists those members and what rules finds wrong with the rest (the
 // service is not called with a partial input), and returns false; so does
-// any other problem with the body, with its own status.
-func bind(c *gin.Context, maxBytes int64, dst any, rules func() *services.ValidationError) bool {
-	decoding, err := bindInto(c, maxBytes, dst)
+// any other problem with the body, with its own status. The body comes
+// back as read (a create's Idempotency-Key fingerprints it).
+func bind(c *gin.Context, maxBytes int64, dst any, rules func() *services.ValidationError) ([]byte, bool) {
+	body, decoding, err := bindInto(c, maxBytes, dst)
 	if err == nil && len(decoding) > 0 {
 		err = &services.ValidationError{Fields: merge(decoding, rules().Fields)}
 	}
 	if err != nil {
 		writeError(c, err)
-		return false
+		return nil, false
 	}
-	return true
+	return body, true
 }
 
 // merge lists the decoding problems, then the rule problems of every other

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/todo-api/todo-api/controllers"
 	"github.com/todo-api/todo-api/models"
 	"github.com/todo-api/todo-api/server"
@@ -171,16 +170,7 @@ type opsPanickingTodos struct{}
 
 const opsPanicValue = "ops: boom (SQLSTATE 42P01) secret-internal-detail"
 
-func (opsPanickingTodos) Create(context.Context, services.Caller, services.TodoInput) (models.Todo, error) {
-	panic(opsPanicValue)
-}
-func (opsPanickingTodos) CreateBatch(context.Context, services.Caller, []services.TodoInput) ([]models.Todo, error) {
-	panic(opsPanicValue)
-}
-func (opsPanickingTodos) CreateOnce(context.Context, services.Caller, services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
-	panic(opsPanicValue)
-}
-func (opsPanickingTodos) CreateBatchOnce(context.Context, services.Caller, []services.TodoInput, services.IdempotencyKey, services.Render) (services.StoredResponse, error) {
+func (opsPanickingTodos) Create(context.Context, services.Caller, services.CreateRequest) (services.Created, error) {
 	panic(opsPanicValue)
 }
 func (opsPanickingTodos) Get(context.Context, services.Caller, int64) (models.Todo, error) {

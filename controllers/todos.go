@@ -18,10 +18,7 @@ import (
 
 // TodoService manages one user's todos.
 type TodoService interface {
-	Create(ctx context.Context, c services.Caller, in services.TodoInput) (models.Todo, error)
-	CreateBatch(ctx context.Context, c services.Caller, items []services.TodoInput) ([]models.Todo, error)
-	CreateOnce(ctx context.Context, c services.Caller, in services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
-	CreateBatchOnce(ctx context.Context, c services.Caller, items []services.TodoInput, key services.IdempotencyKey, render services.Render) (services.StoredResponse, error)
+	Create(ctx context.Context, c services.Caller, req services.CreateRequest) (services.Created, error)
 	Get(ctx context.Context, c services.Caller, id int64) (models.Todo, error)
 	Update(ctx context.Context, c services.Caller, id int64, in services.TodoInput, pre *services.Precondition) (models.Todo, error)
 	Delete(ctx context.Context, c services.Caller, id int64, pre *services.Precondition) error
@@ -82,47 +79,22 @@ func (h todoHandlers) respondTodo(c *gin.Context, status int, t models.Todo) {
 	c.JSON(status, newTodoResponse(t))
 }
 
-// create: POST /todos.
+// create: POST /todos, a batch of one.
 func (h todoHandlers) create(c *gin.Context) {
 	var req todoRequest
-	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", true) }) {
+	body, ok := bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", true) })
+	if !ok {
 		return
 	}
-	key, once, err := idempotencyKey(c)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if once {
-		stored, err := h.todos.CreateOnce(c.Request.Context(), currentCaller(c), req.input(), key, func(todos []models.Todo) (services.StoredResponse, error) {
-			body, err := json.Marshal(newTodoResponse(todos[0]))
-			return services.StoredResponse{Status: http.StatusCreated, Location: h.location(todos[0]), ETag: etag(todos[0]), Body: body}, err
-		})
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		writeStored(c, stored)
-		return
-	}
-	todo, err := h.todos.Create(c.Request.Context(), currentCaller(c), req.input())
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.Header(headerLocation, h.location(todo))
-	h.respondTodo(c, http.StatusCreated, todo)
-}
-
-// location is the URL path of a todo, for the Location header.
-func (h todoHandlers) location(t models.Todo) string {
-	return fmt.Sprintf("%s/todos/%d", h.prefix, t.ID)
+	h.store(c, body, services.CreateRequest{Items: []services.TodoInput{req.input()}, Single: true}, func(todos []models.Todo) any {
+		return newTodoResponse(todos[0])
+	})
 }
 
 // createBatch: POST /todos/batch, all or nothing.
 func (h todoHandlers) createBatch(c *gin.Context) {
 	var req batchRequest
-	decoding, err := bindInto(c, h.maxBytes, &req)
+	body, decoding, err := bindInto(c, h.maxBytes, &req)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -150,29 +122,64 @@ func (h todoHandlers) createBatch(c *gin.Context) {
 		writeError(c, &services.ValidationError{Fields: merge(decoding, services.ValidateBatch(items).Fields)})
 		return
 	}
-	key, once, err := idempotencyKey(c)
+	h.store(c, body, services.CreateRequest{Items: items}, func(todos []models.Todo) any {
+		return TodoBatchResponse{Items: newTodoResponses(todos)}
+	})
+}
+
+// store runs a create, once under its Idempotency-Key if it has one, and
+// answers 201 with what answer makes of the todos written. The answer is
+// rendered once, kept as bytes with the key and written as they are, so a
+// repeat gets the same bytes; a single todo's Location and ETag are read
+// back from those bytes (see createdHeaders).
+func (h todoHandlers) store(c *gin.Context, body []byte, req services.CreateRequest, answer func([]models.Todo) any) {
+	key, once, err := idempotencyKey(c, body)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	if once {
-		stored, err := h.todos.CreateBatchOnce(c.Request.Context(), currentCaller(c), items, key, func(todos []models.Todo) (services.StoredResponse, error) {
-			body, err := json.Marshal(TodoBatchResponse{Items: newTodoResponses(todos)})
-			return services.StoredResponse{Status: http.StatusCreated, Body: body}, err
-		})
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		writeStored(c, stored)
-		return
+		req.Once = &services.Once{Key: key, Answer: func(todos []models.Todo) ([]byte, error) { return json.Marshal(answer(todos)) }}
 	}
-	todos, err := h.todos.CreateBatch(c.Request.Context(), currentCaller(c), items)
+	done, err := h.todos.Create(c.Request.Context(), currentCaller(c), req)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, TodoBatchResponse{Items: newTodoResponses(todos)})
+	out := done.Answer
+	if out == nil {
+		if out, err = json.Marshal(answer(done.Todos)); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	if req.Single {
+		if err := h.createdHeaders(c, out); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	if done.Replayed {
+		c.Header(headerIdempotentReplayed, "true")
+	}
+	c.Data(http.StatusCreated, "application/json; charset=utf-8", out)
+}
+
+// createdHeaders sets the Location and ETag of the todo answer names.
+func (h todoHandlers) createdHeaders(c *gin.Context, answer []byte) error {
+	var t TodoResponse
+	if err := json.Unmarshal(answer, &t); err != nil {
+		return fmt.Errorf("read back a create's answer: %w", err)
+	}
+	todo := models.Todo{ID: t.ID, UpdatedAt: t.UpdatedAt}
+	c.Header(headerLocation, h.location(todo))
+	c.Header(headerETag, etag(todo))
+	return nil
+}
+
+// location is the URL path of a todo, for the Location header.
+func (h todoHandlers) location(t models.Todo) string {
+	return fmt.Sprintf("%s/todos/%d", h.prefix, t.ID)
 }
 
 // get: GET /todos/{id}. Answers 304 when If-None-Match has the current ETag.
@@ -206,7 +213,7 @@ func (h todoHandlers) update(c *gin.Context) {
 		return
 	}
 	var req todoRequest
-	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", false) }) {
+	if _, ok := bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate("", false) }); !ok {
 		return
 	}
 	todo, err := h.todos.Update(c.Request.Context(), currentCaller(c), id, req.input(), precondition(c))

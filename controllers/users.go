@@ -35,7 +35,7 @@ func (h userHandlers) me(c *gin.Context) {
 // update: PATCH /users/me.
 func (h userHandlers) update(c *gin.Context) {
 	var req updateUserRequest
-	if !bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }) {
+	if _, ok := bind(c, h.maxBytes, &req, func() *services.ValidationError { return req.input().Validate() }); !ok {
 		return
 	}
 	user, err := h.users.Update(c.Request.Context(), currentCaller(c), req.input(), clientKey(c))

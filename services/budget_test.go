@@ -21,23 +21,23 @@ func TestCreateBudget(t *testing.T) {
 	s := NewTodos(db, []byte("k"), nil).BudgetCreates(600, 5, 0) // a unit every 100 ms, bursts of 5
 	u, other := callerOf(newUser(t)), callerOf(newUser(t))
 	for i := range 5 {
-		if _, err := s.Create(ctx, u, TodoInput{Title: Some("within the burst")}); err != nil {
+		if _, err := createOne(ctx, s, u, TodoInput{Title: Some("within the burst")}); err != nil {
 			t.Fatalf("create %d of the burst: %v", i+1, err)
 		}
 	}
-	_, err := s.Create(ctx, u, TodoInput{Title: Some("one too many")})
+	_, err := createOne(ctx, s, u, TodoInput{Title: Some("one too many")})
 	var rl *RateLimitError
 	if !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Second {
 		t.Fatalf("create past the burst: %v; want a RateLimitError with a short wait", err)
 	}
-	if _, err := s.CreateBatch(ctx, u, []TodoInput{{Title: Some("a")}, {Title: Some("b")}}); !errors.As(err, &rl) {
+	if _, err := createBatch(ctx, s, u, []TodoInput{{Title: Some("a")}, {Title: Some("b")}}); !errors.As(err, &rl) {
 		t.Errorf("batch past the burst: %v; want a RateLimitError", err)
 	}
-	if _, err := s.Create(ctx, other, TodoInput{Title: Some("someone else")}); err != nil {
+	if _, err := createOne(ctx, s, other, TodoInput{Title: Some("someone else")}); err != nil {
 		t.Errorf("another user's create: %v", err)
 	}
 	time.Sleep(rl.RetryAfter + 50*time.Millisecond)
-	if _, err := s.Create(ctx, u, TodoInput{Title: Some("after waiting")}); err != nil {
+	if _, err := createOne(ctx, s, u, TodoInput{Title: Some("after waiting")}); err != nil {
 		t.Errorf("create after Retry-After: %v", err)
 	}
 	var n int64
@@ -48,10 +48,10 @@ func TestCreateBudget(t *testing.T) {
 	// 13 KiB of description is 4 units: within a fresh burst of 5, twice not.
 	big := strings.Repeat("x", 13<<10)
 	fresh := callerOf(newUser(t))
-	if _, err := s.Create(ctx, fresh, TodoInput{Title: Some("big"), Description: Some(big[:10000])}); err != nil {
+	if _, err := createOne(ctx, s, fresh, TodoInput{Title: Some("big"), Description: Some(big[:10000])}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateBatch(ctx, fresh, []TodoInput{{Title: Some("big"), Description: Some(big[:10000])}, {Title: Some("big"), Description: Some(big[:6000])}}); !errors.As(err, &rl) {
+	if _, err := createBatch(ctx, s, fresh, []TodoInput{{Title: Some("big"), Description: Some(big[:10000])}, {Title: Some("big"), Description: Some(big[:6000])}}); !errors.As(err, &rl) {
 		t.Errorf("16 KB of text after 10 KB, burst 5 units of 4 KiB: %v; want a RateLimitError", err)
 	}
 }
@@ -102,30 +102,29 @@ func TestTodoLimit(t *testing.T) {
 	s := NewTodos(db, []byte("k"), nil).BudgetCreates(0, 0, 3).KeepIdempotencyKeys(time.Hour)
 	user := newUser(t)
 	u := callerOf(user)
-	first, err := s.Create(ctx, u, TodoInput{Title: Some("one")})
+	first, err := createOne(ctx, s, u, TodoInput{Title: Some("one")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateBatch(ctx, u, []TodoInput{{Title: Some("two")}, {Title: Some("three")}}); err != nil {
+	if _, err := createBatch(ctx, s, u, []TodoInput{{Title: Some("two")}, {Title: Some("three")}}); err != nil {
 		t.Fatal(err)
 	}
 	var limit *TodoLimitError
-	if _, err := s.Create(ctx, u, TodoInput{Title: Some("four")}); !errors.As(err, &limit) || limit.Max != 3 || limit.Have != 3 {
+	if _, err := createOne(ctx, s, u, TodoInput{Title: Some("four")}); !errors.As(err, &limit) || limit.Max != 3 || limit.Have != 3 {
 		t.Fatalf("create past the limit: %v; want a TodoLimitError (3 of 3)", err)
 	}
 	key, _ := NewIdempotencyKey("limit", "POST /todos", []byte(`{"title":"four"}`))
-	if _, err := s.CreateOnce(ctx, u, TodoInput{Title: Some("four")}, key, func([]models.Todo) (StoredResponse, error) {
-		return StoredResponse{Status: 201, Body: []byte("{}")}, nil
-	}); !errors.As(err, &limit) {
+	once := &Once{Key: key, Answer: func([]models.Todo) ([]byte, error) { return []byte("{}"), nil }}
+	if _, err := s.Create(ctx, u, CreateRequest{Items: []TodoInput{{Title: Some("four")}}, Single: true, Once: once}); !errors.As(err, &limit) {
 		t.Errorf("keyed create past the limit: %v; want a TodoLimitError", err)
 	}
 	if err := s.Delete(ctx, u, first.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateBatch(ctx, u, []TodoInput{{Title: Some("a")}, {Title: Some("b")}}); !errors.As(err, &limit) {
+	if _, err := createBatch(ctx, s, u, []TodoInput{{Title: Some("a")}, {Title: Some("b")}}); !errors.As(err, &limit) {
 		t.Errorf("batch of 2 with room for 1: %v; want a TodoLimitError", err)
 	}
-	if _, err := s.Create(ctx, u, TodoInput{Title: Some("room again")}); err != nil {
+	if _, err := createOne(ctx, s, u, TodoInput{Title: Some("room again")}); err != nil {
 		t.Errorf("create after a delete: %v", err)
 	}
 	count := func() (kept, real int64) {
@@ -161,7 +160,7 @@ func createsAtOnce(t *testing.T, instances []*Todos, u Caller, n int) (ok, limit
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := instances[i%len(instances)].Create(context.Background(), u, TodoInput{Title: Some("at once")})
+			_, err := createOne(context.Background(), instances[i%len(instances)], u, TodoInput{Title: Some("at once")})
 			var rl *RateLimitError
 			switch {
 			case err == nil:

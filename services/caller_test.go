@@ -46,9 +46,9 @@ func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 		}
 	}
 	var todo models.Todo
-	statements("create", 1, func() (err error) { todo, err = s.Create(ctx, c, TodoInput{Title: Some("one")}); return err })
+	statements("create", 1, func() (err error) { todo, err = createOne(ctx, s, c, TodoInput{Title: Some("one")}); return err })
 	statements("batch", 1, func() error {
-		_, err := s.CreateBatch(ctx, c, []TodoInput{{Title: Some("two")}, {Title: Some("three"), Description: Some("d")}})
+		_, err := createBatch(ctx, s, c, []TodoInput{{Title: Some("two")}, {Title: Some("three"), Description: Some("d")}})
 		return err
 	})
 	statements("get", 1, func() error { _, err := s.Get(ctx, c, todo.ID); return err })
@@ -114,7 +114,7 @@ func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
 		u := newUser(t)
 		c := callerOf(u)
 		c.TokenID, c.Expires = tokenID(fmt.Sprintf("header.claims-of-%d.signature", u.ID)), time.Now().Add(time.Hour)
-		todo, err := s.Create(ctx, c, TodoInput{Title: Some("before")})
+		todo, err := createOne(ctx, s, c, TodoInput{Title: Some("before")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,18 +125,19 @@ func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		render := func([]models.Todo) (StoredResponse, error) {
-			return StoredResponse{Status: 201, Body: []byte("{}")}, nil
-		}
+		once := &Once{Key: key, Answer: func([]models.Todo) ([]byte, error) { return []byte("{}"), nil }}
 		for name, op := range map[string]func() error{
-			"create":      func() error { _, err := s.Create(ctx, c, TodoInput{Title: Some("x")}); return err },
-			"batch":       func() error { _, err := s.CreateBatch(ctx, c, []TodoInput{{Title: Some("x")}}); return err },
-			"create once": func() error { _, err := s.CreateOnce(ctx, c, TodoInput{Title: Some("x")}, key, render); return err },
-			"get":         func() error { _, err := s.Get(ctx, c, todo.ID); return err },
-			"list":        func() error { _, err := s.List(ctx, c, ListQuery{}); return err },
-			"search":      func() error { _, err := s.List(ctx, c, ListQuery{Q: "before"}); return err },
-			"patch":       func() error { _, err := s.Update(ctx, c, todo.ID, TodoInput{Title: Some("x")}, nil); return err },
-			"delete":      func() error { return s.Delete(ctx, c, todo.ID, nil) },
+			"create": func() error { _, err := createOne(ctx, s, c, TodoInput{Title: Some("x")}); return err },
+			"batch":  func() error { _, err := createBatch(ctx, s, c, []TodoInput{{Title: Some("x")}}); return err },
+			"create once": func() error {
+				_, err := s.Create(ctx, c, CreateRequest{Items: []TodoInput{{Title: Some("x")}}, Single: true, Once: once})
+				return err
+			},
+			"get":    func() error { _, err := s.Get(ctx, c, todo.ID); return err },
+			"list":   func() error { _, err := s.List(ctx, c, ListQuery{}); return err },
+			"search": func() error { _, err := s.List(ctx, c, ListQuery{Q: "before"}); return err },
+			"patch":  func() error { _, err := s.Update(ctx, c, todo.ID, TodoInput{Title: Some("x")}, nil); return err },
+			"delete": func() error { return s.Delete(ctx, c, todo.ID, nil) },
 		} {
 			if err := op(); !errors.Is(err, ErrUnauthorized) {
 				t.Errorf("%s after %s: %v, want ErrUnauthorized", name, revoke.name, err)

@@ -49,7 +49,7 @@ func relFuzzUser(t *testing.T) models.User {
 		}
 		s := NewTodos(db, relCursorKey, nil)
 		due := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-		_, relListUserErr = s.CreateBatch(context.Background(), Caller{ID: u.ID, Version: u.TokenVersion}, []TodoInput{
+		_, relListUserErr = createBatch(context.Background(), s, Caller{ID: u.ID, Version: u.TokenVersion}, []TodoInput{
 			{Title: Some("alpha"), Priority: Some(1)},
 			{Title: Some("beta"), Priority: Some(5), DueDate: Some(due)},
 			{Title: Some("gamma"), Completed: Some(true)},

@@ -54,26 +54,22 @@ func NewIdempotencyKey(key, route string, body []byte) (IdempotencyKey, error) {
 	return IdempotencyKey{Key: key, Fingerprint: h.Sum(nil)}, nil
 }
 
-// StoredResponse is the answer kept with a key: replayed as it was.
-type StoredResponse struct {
-	Status   int
-	Location string
-	ETag     string
-	Body     []byte
-	// Replayed is set on an answer that comes from an earlier request.
-	Replayed bool
+// Once makes a create happen at most once per user and key (see once).
+type Once struct {
+	Key IdempotencyKey
+	// Answer makes the create's answer from the todos it wrote: kept with
+	// the key, in the create's transaction, and given back to a repeat as
+	// it is.
+	Answer func([]models.Todo) ([]byte, error)
 }
 
-// Render turns the todos a create wrote into its answer.
-type Render func([]models.Todo) (StoredResponse, error)
-
-// once creates the todos of items under key, in one transaction with the
-// stored answer:
+// once creates the todos of items under o.Key, in one transaction with
+// the answer kept for it:
 //
 //   - the first request with the key claims it (an insert), creates, and
 //     stores its answer before committing, so that a crash leaves both or
 //     neither;
-//   - a repeat after that gets the stored answer, Replayed, with no write;
+//   - a repeat after that gets the kept answer, Replayed, with no write;
 //     with another fingerprint (another body) it is a *ValidationError;
 //   - a repeat while the first is still running waits for the claim
 //     briefly and then is ErrIdempotencyInFlight: never a second write;
@@ -81,28 +77,31 @@ type Render func([]models.Todo) (StoredResponse, error)
 //
 // Only a transaction-scoped setting is used, so it works through a
 // transaction pooler.
-func (s *Todos) once(ctx context.Context, c Caller, key IdempotencyKey, items []TodoInput, render Render) (StoredResponse, error) {
+func (s *Todos) once(ctx context.Context, c Caller, items []TodoInput, o Once) (Created, error) {
 	// A revoked token gets no write and no stored answer either. The
 	// account is read once up front: this path runs several statements
 	// anyway, and the stored answer is read in more than one of them.
 	if err := c.confirm(ctx, s.db); err != nil {
-		return StoredResponse{}, err
+		return Created{}, err
 	}
-	userID := c.ID
-	var resp StoredResponse
+	userID, key := c.ID, o.Key
+	var done Created
 	err := write(ctx, func() error {
-		resp = StoredResponse{}
+		done = Created{}
 		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := tx.Exec(fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", inFlightWait.Milliseconds())).Error; err != nil {
 				return err
 			}
 			now := s.now()
+			// status (201), location and etag are read only by releases
+			// that kept whole HTTP answers: the answer is its body now,
+			// which names the todo's id and version itself.
 			var claimed []int64
 			err := tx.Raw(`
 				INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, expires_at)
-				VALUES (?, ?, ?, 0, '', ?, ?)
+				VALUES (?, ?, ?, 201, '', ?, ?)
 				ON CONFLICT (user_id, key) DO UPDATE
-					SET fingerprint = EXCLUDED.fingerprint, status = 0, location = NULL, etag = NULL, body = '',
+					SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, location = NULL, etag = NULL, body = '',
 					    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
 					WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
 				RETURNING user_id`,
@@ -125,60 +124,32 @@ func (s *Todos) once(ctx context.Context, c Caller, key IdempotencyKey, items []
 				if !bytes.Equal(stored.Fingerprint, key.Fingerprint) {
 					return &ValidationError{Fields: []FieldError{{Field: "Idempotency-Key", Message: "was already used with a different request; use a new key for a new request"}}}
 				}
-				if stored.Status == 0 {
+				if len(stored.Body) == 0 {
 					// Claimed rows are only committed with their answer;
 					// one without is a broken invariant, not an answer.
-					return fmt.Errorf("idempotency key %q holds no stored answer", key.Key)
+					return fmt.Errorf("idempotency key %q holds no answer", key.Key)
 				}
-				resp = StoredResponse{Status: int(stored.Status), Body: stored.Body, Replayed: true}
-				if stored.Location != nil {
-					resp.Location = *stored.Location
-				}
-				if stored.ETag != nil {
-					resp.ETag = *stored.ETag
-				}
+				done = Created{Answer: stored.Body, Replayed: true}
 				return nil
 			}
 			todos := s.newTodos(userID, items)
 			if err := s.insert(ctx, tx, c, todos); err != nil {
 				return err
 			}
-			if resp, err = render(todos); err != nil {
+			answer, err := o.Answer(todos)
+			if err != nil {
 				return err
 			}
-			return tx.Model(&models.IdempotencyKey{}).Where("user_id = ? AND key = ?", userID, key.Key).
-				Updates(map[string]any{"status": resp.Status, "location": nullable(resp.Location), "etag": nullable(resp.ETag), "body": resp.Body}).Error
+			done = Created{Todos: todos, Answer: answer}
+			return tx.Model(&models.IdempotencyKey{}).Where("user_id = ? AND key = ?", userID, key.Key).Update("body", answer).Error
 		})
 	})
 	if err != nil {
 		// translate keeps ErrIdempotencyInFlight and *ValidationError
 		// visible to errors.Is and errors.As.
-		return StoredResponse{}, translate(err, "create with idempotency key")
+		return Created{}, translate(err, "create with idempotency key")
 	}
-	return resp, nil
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// CreateOnce is Create under an Idempotency-Key (see once).
-func (s *Todos) CreateOnce(ctx context.Context, c Caller, in TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
-	if err := in.Validate("", true).Err(); err != nil {
-		return StoredResponse{}, err
-	}
-	return s.once(ctx, c, key, []TodoInput{in}, render)
-}
-
-// CreateBatchOnce is CreateBatch under an Idempotency-Key (see once).
-func (s *Todos) CreateBatchOnce(ctx context.Context, c Caller, items []TodoInput, key IdempotencyKey, render Render) (StoredResponse, error) {
-	if err := ValidateBatch(items).Err(); err != nil {
-		return StoredResponse{}, err
-	}
-	return s.once(ctx, c, key, items, render)
+	return done, nil
 }
 
 // SweepIdempotencyKeys deletes expired keys, a bounded batch at a time

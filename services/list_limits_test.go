@@ -21,7 +21,7 @@ func TestListsPerUserAcrossInstances(t *testing.T) {
 	s := NewTodos(db, []byte("k"), nil).LimitLists(0, 2)
 	busy, calm := newUser(t), newUser(t)
 	for _, u := range []Caller{callerOf(busy), callerOf(calm)} {
-		if _, err := s.Create(ctx, u, TodoInput{Title: Some("listed")}); err != nil {
+		if _, err := createOne(ctx, s, u, TodoInput{Title: Some("listed")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func TestListsPerUserAcrossInstances(t *testing.T) {
 func TestListTimeout(t *testing.T) {
 	ctx := context.Background()
 	u := newUser(t)
-	if _, err := NewTodos(db, []byte("k"), nil).Create(ctx, callerOf(u), TodoInput{Title: Some("slow")}); err != nil {
+	if _, err := createOne(ctx, NewTodos(db, []byte("k"), nil), callerOf(u), TodoInput{Title: Some("slow")}); err != nil {
 		t.Fatal(err)
 	}
 	slow := NewTodos(db, []byte("k"), nil).LimitLists(time.Nanosecond, 0)
@@ -105,11 +105,11 @@ func TestSearchKeysBounded(t *testing.T) {
 		b.WriteByte(letters[r.IntN(len(letters))])
 	}
 	noise := b.String()
-	big, err := s.Create(ctx, callerOf(u), TodoInput{Title: Some("noise"), Description: Some(noise)})
+	big, err := createOne(ctx, s, callerOf(u), TodoInput{Title: Some("noise"), Description: Some(noise)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	small, err := s.Create(ctx, callerOf(u), TodoInput{Title: Some("pay the invoice")})
+	small, err := createOne(ctx, s, callerOf(u), TodoInput{Title: Some("pay the invoice")})
 	if err != nil {
 		t.Fatal(err)
 	}

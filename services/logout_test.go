@@ -43,7 +43,7 @@ func TestLogoutEndsThatTokenOnly(t *testing.T) {
 		}
 		return c
 	}
-	todo, err := todos.Create(ctx, caller(ended), TodoInput{Title: Some("before logout")})
+	todo, err := createOne(ctx, todos, caller(ended), TodoInput{Title: Some("before logout")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestLogoutEndsThatTokenOnly(t *testing.T) {
 	if _, err := todos.Get(ctx, caller(ended), todo.ID); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("todo read with the logged-out token: %v, want ErrUnauthorized", err)
 	}
-	if _, err := todos.Create(ctx, caller(ended), TodoInput{Title: Some("after logout")}); !errors.Is(err, ErrUnauthorized) {
+	if _, err := createOne(ctx, todos, caller(ended), TodoInput{Title: Some("after logout")}); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("create with the logged-out token: %v, want ErrUnauthorized", err)
 	}
 	if err := auth.Logout(ctx, caller(ended)); !errors.Is(err, ErrUnauthorized) {

@@ -39,7 +39,7 @@ func walkBatch(t testing.TB, s *Todos, c Caller, items []TodoInput) []models.Tod
 	t.Helper()
 	var out []models.Todo
 	for start := 0; start < len(items); start += MaxBatchItems {
-		rows, err := s.CreateBatch(context.Background(), c, items[start:min(start+MaxBatchItems, len(items))])
+		rows, err := createBatch(context.Background(), s, c, items[start:min(start+MaxBatchItems, len(items))])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,7 +63,7 @@ func TestCreateStoresWhatItAnswers(t *testing.T) {
 			models.Todo{Title: "precise", DueDate: ptrTo(mustTime(t, "2026-12-31T17:00:00.123456Z"))}},
 	}
 	for _, tt := range tests {
-		created, err := s.Create(ctx, c, tt.in)
+		created, err := createOne(ctx, s, c, tt.in)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -82,7 +82,7 @@ func TestCreateStoresWhatItAnswers(t *testing.T) {
 		}
 	}
 	// A batch answers its rows as stored, too.
-	rows, err := s.CreateBatch(ctx, c, []TodoInput{{Title: Some("precise"), DueDate: Some(mustTime(t, "2026-12-31T17:00:00.1234567Z"))}})
+	rows, err := createBatch(ctx, s, c, []TodoInput{{Title: Some("precise"), DueDate: Some(mustTime(t, "2026-12-31T17:00:00.1234567Z"))}})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("CreateBatch = %+v, %v", rows, err)
 	}
@@ -119,7 +119,7 @@ func TestUpdatePatch(t *testing.T) {
 		{"good and bad field together", TodoInput{Title: Some("fine"), Priority: Some(9)}, []string{"priority"}, nil},
 	}
 	for _, tt := range tests {
-		before, err := s.Create(ctx, c, seed)
+		before, err := createOne(ctx, s, c, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestCreateBatchKeepsOrder(t *testing.T) {
 	for i := range items {
 		items[i] = TodoInput{Title: Some(fmt.Sprintf(" batch %04d ", i)), Priority: Some(i % 6), Completed: Some(i%2 == 1)}
 	}
-	rows, err := s.CreateBatch(ctx, c, items)
+	rows, err := createBatch(ctx, s, c, items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestSQLShapedTextIsData(t *testing.T) {
 	}
 	hundred := 100
 	for i, text := range texts {
-		created, err := s.Create(ctx, c, TodoInput{Title: Some(text), Description: Some(text)})
+		created, err := createOne(ctx, s, c, TodoInput{Title: Some(text), Description: Some(text)})
 		if err != nil {
 			t.Fatalf("%q: %v", text, err)
 		}

@@ -46,7 +46,7 @@ func TestSearchMatchesILIKE(t *testing.T) {
 			if x.desc != "" {
 				in.Description = Some(x.desc)
 			}
-			if _, err := s.Create(ctx, callerOf(u), in); err != nil {
+			if _, err := createOne(ctx, s, callerOf(u), in); err != nil {
 				t.Fatal(err)
 			}
 		}

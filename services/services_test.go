@@ -52,6 +52,21 @@ func newUser(t *testing.T) models.User {
 // checks the account itself, as for a real request.
 func callerOf(u models.User) Caller { return Caller{ID: u.ID, Version: u.TokenVersion} }
 
+// createOne creates one todo, as POST /todos does.
+func createOne(ctx context.Context, s *Todos, c Caller, in TodoInput) (models.Todo, error) {
+	done, err := s.Create(ctx, c, CreateRequest{Items: []TodoInput{in}, Single: true})
+	if err != nil {
+		return models.Todo{}, err
+	}
+	return done.Todos[0], nil
+}
+
+// createBatch creates todos, as POST /todos/batch does.
+func createBatch(ctx context.Context, s *Todos, c Caller, items []TodoInput) ([]models.Todo, error) {
+	done, err := s.Create(ctx, c, CreateRequest{Items: items})
+	return done.Todos, err
+}
+
 // authenticate is what an account route does with a token: it names the
 // caller, whose account is then read.
 func authenticate(ctx context.Context, auth *Auth, token string) (models.User, error) {
@@ -79,7 +94,7 @@ func TestVersionAdvancesWithAStoppedClock(t *testing.T) {
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := NewTodos(db, []byte("k"), func() time.Time { return fixed })
 	u := newUser(t)
-	todo, err := s.Create(ctx, callerOf(u), TodoInput{Title: Some("clock")})
+	todo, err := createOne(ctx, s, callerOf(u), TodoInput{Title: Some("clock")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +115,7 @@ func TestPreconditionFailures(t *testing.T) {
 	ctx := context.Background()
 	s := NewTodos(db, []byte("k"), nil)
 	u := newUser(t)
-	todo, err := s.Create(ctx, callerOf(u), TodoInput{Title: Some("pre")})
+	todo, err := createOne(ctx, s, callerOf(u), TodoInput{Title: Some("pre")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +181,7 @@ func TestBatchIsAllOrNothingInTheDatabase(t *testing.T) {
 	if err := db.Delete(&models.User{}, u.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.CreateBatch(ctx, callerOf(u), []TodoInput{{Title: Some("a")}, {Title: Some("b")}})
+	_, err := createBatch(ctx, s, callerOf(u), []TodoInput{{Title: Some("a")}, {Title: Some("b")}})
 	if err == nil {
 		t.Fatal("batch for a missing user succeeded")
 	}

@@ -131,32 +131,47 @@ func (in TodoInput) newTodo(userID int64, now time.Time) models.Todo {
 // storedTime is t as PostgreSQL keeps it (database.StoredTime).
 var storedTime = database.StoredTime
 
-// Create stores one todo.
-func (s *Todos) Create(ctx context.Context, c Caller, in TodoInput) (models.Todo, error) {
-	if err := in.Validate("", true).Err(); err != nil {
-		return models.Todo{}, err
-	}
-	todos := []models.Todo{in.newTodo(c.ID, s.now())}
-	err := write(ctx, func() error { return s.insert(ctx, s.db.WithContext(ctx), c, todos) })
-	if err != nil {
-		return models.Todo{}, translate(err, "create todo")
-	}
-	return todos[0], nil
+// CreateRequest is a create: the todos of POST /todos (one, Single) or
+// of POST /todos/batch (1 to MaxBatchItems), and, with Once, the
+// Idempotency-Key that makes it happen at most once.
+type CreateRequest struct {
+	Items []TodoInput
+	// Single names a problem by the field alone (title), not by the item
+	// (items[0].title).
+	Single bool
+	Once   *Once
 }
 
-// CreateBatch stores 1–1000 todos, all or none: every item is validated
-// first (errors name items[i].field), then one multi-row INSERT runs in one
-// transaction.
-func (s *Todos) CreateBatch(ctx context.Context, c Caller, items []TodoInput) ([]models.Todo, error) {
-	if err := ValidateBatch(items).Err(); err != nil {
-		return nil, err
+// Created is what a create did: the todos it wrote, or, for a repeat of a
+// create under the same key, the answer the first one gave (Replayed).
+type Created struct {
+	Todos    []models.Todo
+	Answer   []byte
+	Replayed bool
+}
+
+// Create stores the request's todos, all or none: every item is validated
+// first, then one multi-row INSERT runs (see insert); under Once, in one
+// transaction with the answer kept for the key (see once).
+func (s *Todos) Create(ctx context.Context, c Caller, req CreateRequest) (Created, error) {
+	v := ValidateBatch(req.Items)
+	if req.Single {
+		if len(req.Items) != 1 {
+			return Created{}, fmt.Errorf("a single create of %d todos", len(req.Items))
+		}
+		v = req.Items[0].Validate("", true)
 	}
-	todos := s.newTodos(c.ID, items)
-	err := write(ctx, func() error { return s.insert(ctx, s.db.WithContext(ctx), c, todos) })
-	if err != nil {
-		return nil, translate(err, "create todo batch")
+	if err := v.Err(); err != nil {
+		return Created{}, err
 	}
-	return todos, nil
+	if req.Once != nil {
+		return s.once(ctx, c, req.Items, *req.Once)
+	}
+	todos := s.newTodos(c.ID, req.Items)
+	if err := write(ctx, func() error { return s.insert(ctx, s.db.WithContext(ctx), c, todos) }); err != nil {
+		return Created{}, translate(err, "create todos")
+	}
+	return Created{Todos: todos}, nil
 }
 
 // insert writes todos, built by newTodo, in one statement, and sets their

@@ -87,6 +87,19 @@ step "staticcheck"
 GOBIN="$TOOLBIN" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 "$TOOLBIN/staticcheck" ./...
 
+# The linters of .golangci.yml (it says which and why): the dependency
+# direction between packages (depguard), no AutoMigrate (forbidigo), and
+# errors, bodies, rows and contexts handled (errorlint, bodyclose,
+# sqlclosecheck, rowserrcheck, contextcheck). Pinned and built with the
+# toolchain like the tools above: the first build takes several minutes,
+# later runs reuse $TOOLBIN and golangci-lint's cache. bench/soak is a
+# module of its own, linted from its directory with the same file.
+step "golangci-lint"
+GOLANGCI_LINT_VERSION=v2.15.0
+GOBIN="$TOOLBIN" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
+"$TOOLBIN/golangci-lint" run ./...
+(cd bench/soak && "$TOOLBIN/golangci-lint" run --config ../../.golangci.yml ./...)
+
 # Known vulnerabilities (Go vulnerability database) in the standard library
 # and the modules, counted only where our code reaches the vulnerable symbol;
 # any such finding fails the run. The data (newest snapshot, so new

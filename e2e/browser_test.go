@@ -118,7 +118,9 @@ func openTab(t *testing.T, name string, parent context.Context, opts ...chromedp
 	// The first call registers the directory's removal (without -artifacts):
 	// made now, that runs after the screenshot below.
 	t.ArtifactDir()
-	t.Cleanup(func() {
+	// screenshot and judge use tb.ctx, made from parent above: the context
+	// is inherited, through the struct, where contextcheck does not look.
+	t.Cleanup(func() { //nolint:contextcheck // tb.ctx is derived from parent
 		tb.screenshot()
 		tb.judge()
 		cancel()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -154,7 +155,7 @@ func (s *server) waitReady(timeout time.Duration) error {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return fmt.Errorf("process exited: %v", err)
+			return fmt.Errorf("process exited: %w", err)
 		default:
 		}
 		resp, err := http.Get(s.URL + "/readyz")
@@ -195,7 +196,7 @@ func (s *server) Stop(t testing.TB) {
 		return
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	if err := s.Wait(10 * time.Second); err == context.DeadlineExceeded {
+	if err := s.Wait(10 * time.Second); errors.Is(err, context.DeadlineExceeded) {
 		s.cmd.Process.Kill()
 		s.Wait(5 * time.Second)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -23,7 +24,7 @@ func TestNeonColdStart(t *testing.T) {
 	t.Run("wakes", func(t *testing.T) {
 		s := launchServer(t, neonServerEnv(c.URLFor("neondb"), map[string]string{"DB_STARTUP_TIMEOUT": "20s"}))
 		time.Sleep(2 * time.Second)
-		if err := s.Wait(0); err != context.DeadlineExceeded {
+		if err := s.Wait(0); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("serve exited while the database was down: %v\n%s", err, s.logs.String())
 		}
 		retries := len(s.logLines("database not ready, retrying"))
@@ -82,7 +83,7 @@ func TestNeonColdStart(t *testing.T) {
 			s := launchServer(t, neonServerEnv(tc.url, map[string]string{"DB_STARTUP_TIMEOUT": "3s"}))
 			err := s.Wait(budget + 7*time.Second)
 			elapsed := time.Since(start)
-			if err == context.DeadlineExceeded {
+			if errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("serve still running %s after start with DB_STARTUP_TIMEOUT=3s: it hangs\n%s", elapsed.Round(time.Millisecond), s.logs.String())
 			}
 			code := s.cmd.ProcessState.ExitCode()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestNeonPooledCacheStatementBreaks(t *testing.T) {
 		if len(s.logLines("msg=listening")) > 0 {
 			break
 		}
-		if err := s.Wait(0); err != context.DeadlineExceeded || time.Now().After(deadline) {
+		if err := s.Wait(0); !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
 			t.Fatalf("server not listening (exit: %v)\n%s", err, s.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)

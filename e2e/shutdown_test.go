@@ -344,7 +344,7 @@ func shutRun(t *testing.T, o shutOptions) {
 
 	exitErr := s.Wait(o.timeout)
 	exitAfter := time.Since(sigAt)
-	if exitErr == context.DeadlineExceeded {
+	if errors.Is(exitErr, context.DeadlineExceeded) {
 		// Still running when it should be gone: a goroutine dump (in the
 		// logs printed below) says what it waits for.
 		s.Signal(t, syscall.SIGQUIT)

@@ -68,25 +68,29 @@ func Snapshot(ctx context.Context, db *gorm.DB) (Schema, error) {
 			  AND NOT t.tgisinternal AND c.relname <> ?`},
 	}
 	for _, q := range queries {
-		rows, err := db.WithContext(ctx).Raw(q.sql, TableName).Rows()
-		if err != nil {
-			return s, fmt.Errorf("snapshot schema: %w", err)
-		}
-		for rows.Next() {
-			var k, v string
-			if err := rows.Scan(&k, &v); err != nil {
-				rows.Close()
-				return s, fmt.Errorf("snapshot schema: %w", err)
-			}
-			q.into[k] = v
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := readPairs(ctx, db, q.sql, q.into); err != nil {
 			return s, fmt.Errorf("snapshot schema: %w", err)
 		}
 	}
 	return s, nil
+}
+
+// readPairs runs query (its one parameter is TableName) and puts each
+// row's two text columns into into, key and value.
+func readPairs(ctx context.Context, db *gorm.DB, query string, into map[string]string) error {
+	rows, err := db.WithContext(ctx).Raw(query, TableName).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		into[k] = v
+	}
+	return rows.Err()
 }
 
 // Diff lists, one readable line each, how schema got (built by the models)

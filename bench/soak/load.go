@@ -431,26 +431,12 @@ func (l *loader) verify(ctx context.Context) error {
 		for j, id := range chunk {
 			ids[j] = strconv.FormatInt(id, 10)
 		}
-		rows, err := db.QueryContext(ctx, `SELECT a.id FROM unnest($1::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM todos t WHERE t.id = a.id)`,
-			"{"+strings.Join(ids, ",")+"}")
+		gone, err := missingIDs(ctx, db, ids)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			lost++
-			if len(missing) < 20 {
-				missing = append(missing, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		lost += int64(len(gone))
+		missing = append(missing, gone[:min(len(gone), 20-len(missing))]...)
 	}
 	distinct := map[int64]bool{}
 	for _, id := range l.acked {
@@ -459,4 +445,23 @@ func (l *loader) verify(ctx context.Context) error {
 	text := fmt.Sprintf("acked=%d\ndistinct=%d\nlost=%d\nlost_examples=%v\n", len(l.acked), len(distinct), lost, missing)
 	fmt.Fprint(os.Stderr, "soak load: acknowledged writes checked: "+strings.ReplaceAll(text, "\n", " ")+"\n")
 	return os.WriteFile(filepath.Join(l.c.Out, "verify.txt"), []byte(text), 0o644)
+}
+
+// missingIDs returns those of ids (decimal text) that no row of todos has.
+func missingIDs(ctx context.Context, db *sql.DB, ids []string) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT a.id FROM unnest($1::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM todos t WHERE t.id = a.id)`,
+		"{"+strings.Join(ids, ",")+"}")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }

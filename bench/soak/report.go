@@ -92,7 +92,7 @@ func readErrors(path string) ([]errorRow, error) {
 	var out []errorRow
 	for {
 		rec, err := r.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -260,28 +260,22 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput, client string) (m
 		Username: in.Username.Value,
 		IsActive: true,
 	}
-	if err := conflicts(ctx, a.db, 0, user.Email, user.Username); err != nil {
-		return models.User{}, err
-	}
-	if a.opts.Registrations != nil {
-		if err := a.opts.Registrations.Take(ctx, client); err != nil {
-			return models.User{}, err
-		}
-	}
-	hashed, err := a.hashPassword(ctx, in.Password.Value)
-	if err != nil {
-		return models.User{}, err
-	}
-	user.HashedPassword = &hashed
-	now := storedTime(a.opts.Now())
-	user.CreatedAt, user.UpdatedAt = now, now
-	if err := write(ctx, func() error { return a.db.WithContext(ctx).Create(&user).Error }); err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			// Lost a race with another registration: name the field.
-			if cerr := conflicts(ctx, a.db, 0, user.Email, user.Username); cerr != nil {
-				return models.User{}, cerr
+	err := uniqueWrite(ctx, a.db, 0, user.Email, user.Username, func() error {
+		if a.opts.Registrations != nil {
+			if err := a.opts.Registrations.Take(ctx, client); err != nil {
+				return err
 			}
 		}
+		hashed, err := a.hashPassword(ctx, in.Password.Value)
+		if err != nil {
+			return err
+		}
+		user.HashedPassword = &hashed
+		now := storedTime(a.opts.Now())
+		user.CreatedAt, user.UpdatedAt = now, now
+		return write(ctx, func() error { return a.db.WithContext(ctx).Create(&user).Error })
+	})
+	if err != nil {
 		return models.User{}, translate(err, "create user")
 	}
 	return user, nil
@@ -290,6 +284,26 @@ func (a *Auth) Register(ctx context.Context, in RegisterInput, client string) (m
 // normalizeEmail is an email as it is stored and compared: trimmed and
 // lower-cased.
 func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// uniqueWrite runs write, which inserts a user or changes one's email or
+// username, between two looks at who holds them (see conflicts): before,
+// so that a taken name is a *ConflictError without the work of the write
+// (a bcrypt hash, for one); and after the write lost a race on a unique
+// index, to name the field it was lost on.
+func uniqueWrite(ctx context.Context, db *gorm.DB, exceptID int64, email, username string, write func() error) error {
+	if email != "" || username != "" {
+		if err := conflicts(ctx, db, exceptID, email, username); err != nil {
+			return err
+		}
+	}
+	err := write()
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if cerr := conflicts(ctx, db, exceptID, email, username); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
 
 // conflicts reports which of email and username another user (not
 // exceptID) already holds. Empty values are not checked. An email is

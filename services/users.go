@@ -110,29 +110,21 @@ func (s *Users) Update(ctx context.Context, c Caller, in UpdateUserInput, client
 		username = in.Username.Value
 		updates["username"] = username
 	}
-	if email != "" || username != "" {
-		if err := conflicts(ctx, s.db, user.ID, email, username); err != nil {
-			return models.User{}, err
-		}
-	}
-	if in.Password.Set {
-		hash, err := s.auth.hashPassword(ctx, in.Password.Value)
-		if err != nil {
-			return models.User{}, err
-		}
-		updates["hashed_password"] = hash
-	}
 	var rows []models.User
-	err = write(ctx, func() error {
-		rows = nil
-		return s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).
-			Where("id = ? AND is_active", user.ID).Updates(updates).Error
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		if cerr := conflicts(ctx, s.db, user.ID, email, username); cerr != nil {
-			return models.User{}, cerr
+	err = uniqueWrite(ctx, s.db, user.ID, email, username, func() error {
+		if in.Password.Set {
+			hash, err := s.auth.hashPassword(ctx, in.Password.Value)
+			if err != nil {
+				return err
+			}
+			updates["hashed_password"] = hash
 		}
-	}
+		return write(ctx, func() error {
+			rows = nil
+			return s.db.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).
+				Where("id = ? AND is_active", user.ID).Updates(updates).Error
+		})
+	})
 	if err != nil {
 		return models.User{}, translate(err, "update user")
 	}

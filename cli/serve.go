@@ -39,7 +39,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
 	if useEmbedded(cfg) {
 		log.Info("no database configured and none answers on 127.0.0.1:5432: starting a private PostgreSQL under ./.data/")
-		pg, err := pglocal.Start(".data")
+		pg, err := pglocal.Start(ctx, ".data")
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		err error
 	}
 	appc := make(chan built, 1)
-	go func() {
+	go func() { //nolint:contextcheck // building the router runs no request: its handlers take each request's context
 		app, err := server.New(cfg, db, log)
 		appc <- built{app, err}
 	}()
@@ -175,7 +175,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	app.StartDraining()
 	log.Info("shutting down: readiness off", "drain_delay", cfg.ShutdownDrainDelay, "timeout", cfg.ShutdownTimeout)
 	time.Sleep(cfg.ShutdownDrainDelay)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	// ctx is done by now; the shutdown gets a deadline of its own.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", cfg.ShutdownTimeout, err)

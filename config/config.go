@@ -335,11 +335,14 @@ func describeDecodeError(err error) string {
 
 // decodeErrors collects the per-key errors in mapstructure's report, in
 // order.
+//
+// It walks the tree itself, where errors.As would stop at the first.
 func decodeErrors(err error) []*mapstructure.DecodeError {
-	if de, ok := err.(*mapstructure.DecodeError); ok {
+	if de, ok := err.(*mapstructure.DecodeError); ok { //nolint:errorlint // one node of the walk
+
 		return []*mapstructure.DecodeError{de}
 	}
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // the walk's step down
 	case interface{ Unwrap() []error }:
 		var all []*mapstructure.DecodeError
 		for _, inner := range e.Unwrap() {

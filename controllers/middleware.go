@@ -77,7 +77,7 @@ func recoverPanics() gin.HandlerFunc {
 			if rec == nil {
 				return
 			}
-			if rec == http.ErrAbortHandler {
+			if rec == http.ErrAbortHandler { //nolint:errorlint // a value from recover, never a wrapped error
 				panic(rec)
 			}
 			logger(c).Error("panic", "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))

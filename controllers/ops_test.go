@@ -267,7 +267,7 @@ func TestPanicRecovery(t *testing.T) {
 		}
 		return resp, body
 	}
-	resp, body := send("GET", "/api/v1/todos", "ops-panic-conn")
+	resp, body := send("GET", "/api/v1/todos", "ops-panic-conn") //nolint:bodyclose // send reads and closes it
 	if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("over the wire: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
@@ -278,7 +278,7 @@ func TestPanicRecovery(t *testing.T) {
 	if err := json.Unmarshal(body, &p); err != nil || p.Status != 500 {
 		t.Errorf("over the wire: incomplete problem (%v): %s", err, body)
 	}
-	resp, _ = send("GET", "/healthz", "ops-panic-after")
+	resp, _ = send("GET", "/healthz", "ops-panic-after") //nolint:bodyclose // send reads and closes it
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz after the panic = %d", resp.StatusCode)
 	}

@@ -80,14 +80,14 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 				t.Fatal("fresh token refused")
 			}
 			name = "renamed_" + u.Username[4:]
-			if _, err := users.Update(ctx, tokenCaller(t, auth, before), UpdateUserInput{Username: Some(name)}, "203.0.113.9"); err != nil {
+			if _, err := users.Update(ctx, tokenCaller(ctx, t, auth, before), UpdateUserInput{Username: Some(name)}, "203.0.113.9"); err != nil {
 				t.Fatal(err)
 			}
 			if !works(before) {
 				t.Error("a username change ended the token; only credentials should")
 			}
 
-			if _, err := users.Update(ctx, tokenCaller(t, auth, before), UpdateUserInput{Email: Some("moved-" + u.Email), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
+			if _, err := users.Update(ctx, tokenCaller(ctx, t, auth, before), UpdateUserInput{Email: Some("moved-" + u.Email), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
 				t.Fatal(err)
 			}
 			if works(before) {
@@ -95,7 +95,7 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 			}
 
 			before = login()
-			if _, err := users.Update(ctx, tokenCaller(t, auth, before), UpdateUserInput{Password: Some("new-password"), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
+			if _, err := users.Update(ctx, tokenCaller(ctx, t, auth, before), UpdateUserInput{Password: Some("new-password"), CurrentPassword: Some(pw)}, "203.0.113.9"); err != nil {
 				t.Fatal(err)
 			}
 			if works(before) {
@@ -106,7 +106,7 @@ func TestTokensDieWithTheirCredentials(t *testing.T) {
 				t.Fatalf("token after the change: %v", err)
 			}
 
-			if err := users.Deactivate(ctx, tokenCaller(t, auth, tok.AccessToken)); err != nil {
+			if err := users.Deactivate(ctx, tokenCaller(ctx, t, auth, tok.AccessToken)); err != nil {
 				t.Fatal(err)
 			}
 			if works(tok.AccessToken) {
@@ -165,7 +165,7 @@ func TestDeactivationRace(t *testing.T) {
 			}()
 		}
 		time.Sleep(2 * time.Millisecond)
-		if err := users.Deactivate(ctx, tokenCaller(t, auth, tok.AccessToken)); err != nil {
+		if err := users.Deactivate(ctx, tokenCaller(ctx, t, auth, tok.AccessToken)); err != nil {
 			t.Fatal(err)
 		}
 		done.Store(true)

@@ -389,12 +389,12 @@ func TestBetterAuthAccountRules(t *testing.T) {
 	if _, err := auth.Login(ctx, u.Email, "anything at all", "198.51.100.7"); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("password login of a Better Auth user: want ErrUnauthorized, got %v", err)
 	}
-	_, err = users.Update(ctx, tokenCaller(t, auth, tok), UpdateUserInput{Email: Some("new-" + u.Email), CurrentPassword: Some("whatever1")}, "198.51.100.7")
+	_, err = users.Update(ctx, tokenCaller(ctx, t, auth, tok), UpdateUserInput{Email: Some("new-" + u.Email), CurrentPassword: Some("whatever1")}, "198.51.100.7")
 	var invalid *ValidationError
 	if !errors.As(err, &invalid) || invalid.Fields[0].Field != "email" {
 		t.Errorf("email change of a Better Auth user: want a ValidationError on email, got %v", err)
 	}
-	renamed, err := users.Update(ctx, tokenCaller(t, auth, tok), UpdateUserInput{Username: Some("renamed_" + sub[len(sub)-8:])}, "198.51.100.7")
+	renamed, err := users.Update(ctx, tokenCaller(ctx, t, auth, tok), UpdateUserInput{Username: Some("renamed_" + sub[len(sub)-8:])}, "198.51.100.7")
 	if err != nil {
 		t.Fatalf("username change: %v", err)
 	}
@@ -414,7 +414,7 @@ func TestBetterAuthAccountRules(t *testing.T) {
 		t.Fatalf("account route: %q, %v; want the row as it is now (renamed_behind), not %q", got.Username, err, renamed.Username)
 	}
 
-	if err := users.Deactivate(ctx, tokenCaller(t, auth, tok)); err != nil {
+	if err := users.Deactivate(ctx, tokenCaller(ctx, t, auth, tok)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := authenticate(ctx, auth, tok); !errors.Is(err, ErrUnauthorized) {

@@ -78,9 +78,9 @@ func authenticate(ctx context.Context, auth *Auth, token string) (models.User, e
 }
 
 // tokenCaller is the caller a token names; the test fails if it names none.
-func tokenCaller(t *testing.T, auth *Auth, token string) Caller {
+func tokenCaller(ctx context.Context, t *testing.T, auth *Auth, token string) Caller {
 	t.Helper()
-	c, err := auth.Caller(context.Background(), token)
+	c, err := auth.Caller(ctx, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestUserCache(t *testing.T) {
 		t.Errorf("Authorize: %+v, %v; want the caller of the token, with its id", c, err)
 	}
 	users := NewUsers(db, auth)
-	if err := users.Deactivate(ctx, tokenCaller(t, auth, tok.AccessToken)); err != nil {
+	if err := users.Deactivate(ctx, tokenCaller(ctx, t, auth, tok.AccessToken)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := authenticate(ctx, auth, tok.AccessToken); !errors.Is(err, ErrUnauthorized) {

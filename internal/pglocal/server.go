@@ -39,7 +39,7 @@ type Server struct {
 // newest PostgreSQL under Root, with its data under dir/pgdata and its log
 // in dir/postgres.log. As root it runs the server as Account, which then
 // owns dir/pgdata.
-func Start(dir string) (*Server, error) {
+func Start(ctx context.Context, dir string) (*Server, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func Start(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := start(abs, logs)
+	s, err := start(ctx, abs, logs)
 	if err != nil {
 		logs.Close()
 		return nil, fmt.Errorf("start the development PostgreSQL under %s: %w", dir, err)
@@ -59,7 +59,7 @@ func Start(dir string) (*Server, error) {
 	return s, nil
 }
 
-func start(abs string, logs *os.File) (*Server, error) {
+func start(ctx context.Context, abs string, logs *os.File) (*Server, error) {
 	bin, err := Newest()
 	if err != nil {
 		return nil, fmt.Errorf("%w; install the postgresql package, or set DATABASE_URL", err)
@@ -90,7 +90,7 @@ func start(abs string, logs *os.File) (*Server, error) {
 		return nil, err
 	}
 	if fresh {
-		if err := createTodoDatabase(); err != nil {
+		if err := createTodoDatabase(ctx); err != nil {
 			c.Stop("fast")
 			return nil, err
 		}
@@ -173,14 +173,14 @@ func reach(u User, path string) error {
 }
 
 // createTodoDatabase creates the todo database on a new cluster.
-func createTodoDatabase() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func createTodoDatabase(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres?sslmode=disable", Port))
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "CREATE DATABASE todo")
 	return err
 }

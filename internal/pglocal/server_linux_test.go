@@ -137,7 +137,7 @@ func (s *runningServer) stop(t *testing.T) {
 
 func startServer(t *testing.T, dir string) *runningServer {
 	t.Helper()
-	e, err := Start(dir)
+	e, err := Start(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("Start(%s): %v\npostgres.log:\n%s", dir, err, readLog(dir))
 	}
@@ -306,7 +306,7 @@ func TestStart(t *testing.T) {
 
 	// A second checkout's serve finds the port taken, and changes nothing.
 	other := filepath.Join(workDir(t), ".data")
-	if e, err := Start(other); err == nil {
+	if e, err := Start(context.Background(), other); err == nil {
 		e.Stop()
 		t.Error("a second server started on the taken port")
 	} else if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "port "+strconv.Itoa(Port)+" is in use") ||
@@ -405,7 +405,7 @@ func TestStartRefuses(t *testing.T) {
 	}
 	refused := func(t *testing.T, dir string) error {
 		t.Helper()
-		e, err := Start(dir)
+		e, err := Start(context.Background(), dir)
 		if err == nil {
 			e.Stop()
 			t.Fatalf("Start(%s) started a server", dir)
@@ -426,7 +426,7 @@ func TestStartRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		// MkdirAll fails before anything else: nothing to name yet.
-		if _, err := Start(filepath.Join(file, ".data")); !errors.Is(err, syscall.ENOTDIR) {
+		if _, err := Start(context.Background(), filepath.Join(file, ".data")); !errors.Is(err, syscall.ENOTDIR) {
 			t.Errorf("err = %v, want ENOTDIR", err)
 		}
 	})
@@ -437,7 +437,7 @@ func TestStartRefuses(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, "postgres.log"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Start(dir); !errors.Is(err, syscall.EISDIR) {
+		if _, err := Start(context.Background(), dir); !errors.Is(err, syscall.EISDIR) {
 			t.Errorf("err = %v, want EISDIR", err)
 		}
 	})

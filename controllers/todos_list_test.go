@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/todo-api/todo-api/controllers"
+	"github.com/todo-api/todo-api/internal/listorder"
 	"github.com/todo-api/todo-api/services"
 )
 
@@ -129,41 +130,14 @@ func listOptTime(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// listCompare orders a before b (<0) under the sort key, as the contract
-// says: ties broken by id in the same direction; null due dates last
-// ascending and first descending (so a descending order is exactly the
-// reverse of the ascending one). Titles are compared byte-wise; the walk
-// data uses lower-case ASCII letters only, which every collation orders
-// the same way.
+// listCompare orders a before b (<0) under the sort key (see
+// listorder.Compare).
 func listCompare(key string, a, b todo) int {
-	var c int
-	switch strings.TrimPrefix(key, "-") {
-	case "created_at":
-		c = a.CreatedAt.Compare(b.CreatedAt)
-	case "priority":
-		c = cmp.Compare(a.Priority, b.Priority)
-	case "title":
-		c = strings.Compare(a.Title, b.Title)
-	case "due_date":
-		switch {
-		case a.DueDate == nil && b.DueDate == nil:
-		case a.DueDate == nil:
-			c = 1
-		case b.DueDate == nil:
-			c = -1
-		default:
-			c = a.DueDate.Compare(*b.DueDate)
-		}
-	default:
-		panic("unknown sort key " + key)
-	}
-	if c == 0 {
-		c = cmp.Compare(a.ID, b.ID)
-	}
-	if strings.HasPrefix(key, "-") {
-		c = -c
-	}
-	return c
+	return listorder.Compare(key, listRow(a), listRow(b))
+}
+
+func listRow(t todo) listorder.Row {
+	return listorder.Row{ID: t.ID, CreatedAt: t.CreatedAt, Priority: t.Priority, Title: t.Title, DueDate: t.DueDate}
 }
 
 // listSortValue shows the sort column of a todo, for messages.

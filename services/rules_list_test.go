@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/todo-api/todo-api/internal/listorder"
 	"github.com/todo-api/todo-api/models"
 )
 
@@ -138,40 +139,14 @@ func walkOptTime(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// walkCompare orders a before b (<0) under the sort key, as the contract
-// says: ties broken by id in the same direction; null due dates last
-// ascending and first descending (so a descending order is exactly the
-// reverse of the ascending one). Titles compare byte-wise: the data that
-// relies on it is of one collation-neutral kind.
+// walkCompare orders a before b (<0) under the sort key (see
+// listorder.Compare).
 func walkCompare(key string, a, b models.Todo) int {
-	var c int
-	switch strings.TrimPrefix(key, "-") {
-	case "created_at":
-		c = a.CreatedAt.Compare(b.CreatedAt)
-	case "priority":
-		c = cmp.Compare(a.Priority, b.Priority)
-	case "title":
-		c = strings.Compare(a.Title, b.Title)
-	case "due_date":
-		switch {
-		case a.DueDate == nil && b.DueDate == nil:
-		case a.DueDate == nil:
-			c = 1
-		case b.DueDate == nil:
-			c = -1
-		default:
-			c = a.DueDate.Compare(*b.DueDate)
-		}
-	default:
-		panic("unknown sort key " + key)
-	}
-	if c == 0 {
-		c = cmp.Compare(a.ID, b.ID)
-	}
-	if strings.HasPrefix(key, "-") {
-		c = -c
-	}
-	return c
+	return listorder.Compare(key, walkRow(a), walkRow(b))
+}
+
+func walkRow(t models.Todo) listorder.Row {
+	return listorder.Row{ID: t.ID, CreatedAt: t.CreatedAt, Priority: int(t.Priority), Title: t.Title, DueDate: t.DueDate}
 }
 
 // walkSortValue shows the sort column of a row, for messages.

@@ -241,7 +241,11 @@ func (tb *webTab) click(id string) {
 // typeInto types text into the field of a data-testid, key by key.
 func (tb *webTab) typeInto(id, text string) {
 	tb.t.Helper()
-	tb.do("type into "+id, chromedp.SendKeys(tid(id), text, chromedp.NodeVisible))
+	// Focus and KeyEvent rather than SendKeys: SendKeys reads the node's
+	// attributes without chromedp's lock (v0.23.0, query.go), a data race
+	// with the page changing one (aria-invalid) that -race reports. For a
+	// text input it does exactly this: focus the node, then type.
+	tb.do("type into "+id, chromedp.Focus(tid(id), chromedp.NodeVisible), chromedp.KeyEvent(text))
 }
 
 // set replaces the value of an input, textarea or select, as a paste or a

@@ -87,8 +87,9 @@ func TestDocsPageInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#oauth_username`)),
 	)
 	docsDo(t, ctx, "fill the OAuth2 password form",
-		chromedp.SendKeys(chromedp.CSS(`#oauth_username`), username, chromedp.NodeVisible),
-		chromedp.SendKeys(chromedp.CSS(`#oauth_password`), password, chromedp.NodeVisible),
+		// Focus and KeyEvent rather than SendKeys (see typeInto).
+		chromedp.Focus(chromedp.CSS(`#oauth_username`), chromedp.NodeVisible), chromedp.KeyEvent(username),
+		chromedp.Focus(chromedp.CSS(`#oauth_password`), chromedp.NodeVisible), chromedp.KeyEvent(password),
 	)
 	docsDo(t, ctx, "authorize",
 		chromedp.Click(chromedp.Search(oauth+`//button[contains(concat(" ", normalize-space(@class), " "), " authorize ")]`), chromedp.NodeVisible),

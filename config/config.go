@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,8 @@ type Config struct {
 	DBConnMaxIdleTime time.Duration `mapstructure:"db_conn_max_idle_time"`
 	DBConnectTimeout  time.Duration `mapstructure:"db_connect_timeout"`
 	DBStartupTimeout  time.Duration `mapstructure:"db_startup_timeout"`
-	DBQueryExecMode   string        `mapstructure:"db_query_exec_mode"`
+	// DBQueryExecMode is checked where it is used (database.Open).
+	DBQueryExecMode string `mapstructure:"db_query_exec_mode"`
 
 	// SigningSecret (BETTER_AUTH_SECRET, the name Better Auth apps use for
 	// the same role) signs our own tokens, and every key the service
@@ -87,14 +89,16 @@ type Config struct {
 	NeonAuthBaseURL          string        `mapstructure:"neon_auth_base_url"`
 	BetterAuthJWKSRefresh    time.Duration `mapstructure:"better_auth_jwks_refresh"`
 	BetterAuthJWKSMinRefresh time.Duration `mapstructure:"better_auth_jwks_min_refresh"`
-	AuthCacheTTL             time.Duration `mapstructure:"auth_cache_ttl"`
+	// BetterAuthJWKSFetchTimeout bounds one fetch of the key set.
+	BetterAuthJWKSFetchTimeout time.Duration `mapstructure:"better_auth_jwks_fetch_timeout"`
+	AuthCacheTTL               time.Duration `mapstructure:"auth_cache_ttl"`
 	// LocalAuth turns this service's own register and login on (the
 	// default). A deployment whose users sign in only through Better Auth
 	// or Neon Auth turns it off: both routes then answer 404.
 	LocalAuth  bool `mapstructure:"local_auth"`
 	BcryptCost int  `mapstructure:"bcrypt_cost"`
 	// BcryptConcurrency bounds the bcrypt work running at once in one
-	// process; 0 means half the CPUs (at least one).
+	// process; 0 means half the CPUs (at least one), which Load resolves.
 	BcryptConcurrency int `mapstructure:"bcrypt_concurrency"`
 	// RegisterLimit is how many registrations one client address (or /64)
 	// may make per hour, on all instances together.
@@ -143,56 +147,57 @@ type Config struct {
 // environment sets a key. They equal the shipped config.yaml (a test checks),
 // so the binary behaves the same when run outside the repository.
 var defaults = map[string]any{
-	"env":                          EnvDevelopment,
-	"project_name":                 "todo-api",
-	"port":                         8080,
-	"api_v1_prefix":                "/api/v1",
-	"debug":                        false,
-	"allowed_origins":              "http://localhost:3000,http://localhost:5173",
-	"database_url":                 DefaultDatabaseURL,
-	"database_url_unpooled":        "",
-	"auto_migrate":                 true,
-	"embedded_postgres":            "auto",
-	"db_max_open_conns":            10,
-	"db_max_idle_conns":            10,
-	"db_conn_max_lifetime":         "30m",
-	"db_conn_max_idle_time":        "2m",
-	"db_connect_timeout":           "10s",
-	"db_startup_timeout":           "60s",
-	"db_query_exec_mode":           "auto",
-	"better_auth_secret":           "",
-	"token_issuer":                 "todo-api",
-	"token_audience":               "todo-api",
-	"access_token_ttl":             "1h",
-	"better_auth_url":              "",
-	"better_auth_jwks_url":         "",
-	"better_auth_issuer":           "",
-	"better_auth_audience":         "",
-	"neon_auth_base_url":           "",
-	"better_auth_jwks_refresh":     "10m",
-	"better_auth_jwks_min_refresh": "10s",
-	"auth_cache_ttl":               "1m",
-	"local_auth":                   true,
-	"bcrypt_cost":                  12,
-	"bcrypt_concurrency":           0,
-	"register_limit":               10,
-	"auth_rate_limit":              5.0,
-	"auth_rate_burst":              20,
-	"auth_failure_limit":           5,
-	"auth_failure_client_limit":    30,
-	"auth_failure_window":          "15m",
-	"trusted_proxies":              "",
-	"metrics_addr":                 "",
-	"max_body_bytes":               1 << 20,
-	"list_timeout":                 "2s",
-	"todo_create_rate":             1200.0,
-	"todo_create_burst":            1000,
-	"max_todos_per_user":           100000,
-	"list_concurrency":             2,
-	"idempotency_key_ttl":          "24h",
-	"shutdown_timeout":             "20s",
-	"shutdown_drain_delay":         "1s",
-	"request_timeout":              "15s",
+	"env":                            EnvDevelopment,
+	"project_name":                   "todo-api",
+	"port":                           8080,
+	"api_v1_prefix":                  "/api/v1",
+	"debug":                          false,
+	"allowed_origins":                "http://localhost:3000,http://localhost:5173",
+	"database_url":                   DefaultDatabaseURL,
+	"database_url_unpooled":          "",
+	"auto_migrate":                   true,
+	"embedded_postgres":              "auto",
+	"db_max_open_conns":              10,
+	"db_max_idle_conns":              10,
+	"db_conn_max_lifetime":           "30m",
+	"db_conn_max_idle_time":          "2m",
+	"db_connect_timeout":             "10s",
+	"db_startup_timeout":             "60s",
+	"db_query_exec_mode":             "auto",
+	"better_auth_secret":             "",
+	"token_issuer":                   "todo-api",
+	"token_audience":                 "todo-api",
+	"access_token_ttl":               "1h",
+	"better_auth_url":                "",
+	"better_auth_jwks_url":           "",
+	"better_auth_issuer":             "",
+	"better_auth_audience":           "",
+	"neon_auth_base_url":             "",
+	"better_auth_jwks_refresh":       "10m",
+	"better_auth_jwks_min_refresh":   "10s",
+	"better_auth_jwks_fetch_timeout": "5s",
+	"auth_cache_ttl":                 "1m",
+	"local_auth":                     true,
+	"bcrypt_cost":                    12,
+	"bcrypt_concurrency":             0,
+	"register_limit":                 10,
+	"auth_rate_limit":                5.0,
+	"auth_rate_burst":                20,
+	"auth_failure_limit":             5,
+	"auth_failure_client_limit":      30,
+	"auth_failure_window":            "15m",
+	"trusted_proxies":                "",
+	"metrics_addr":                   "",
+	"max_body_bytes":                 1 << 20,
+	"list_timeout":                   "2s",
+	"todo_create_rate":               1200.0,
+	"todo_create_burst":              1000,
+	"max_todos_per_user":             100000,
+	"list_concurrency":               2,
+	"idempotency_key_ttl":            "24h",
+	"shutdown_timeout":               "20s",
+	"shutdown_drain_delay":           "1s",
+	"request_timeout":                "15s",
 }
 
 // Options say where Load looks for files.
@@ -261,6 +266,11 @@ func Load(opts Options) (Config, error) {
 	cfg.fillBetterAuthDefaults()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
+	}
+	if cfg.BcryptConcurrency == 0 {
+		// Password work never takes every core from the requests that
+		// need none.
+		cfg.BcryptConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	return cfg, nil
 }

@@ -172,7 +172,6 @@ func TestValidationErrors(t *testing.T) {
 		{"bad env", map[string]string{"ENV": "staging"}, `ENV: must be "development" or "production"`},
 		{"bad prefix", map[string]string{"API_V1_PREFIX": "api/v1/"}, "API_V1_PREFIX: must start with /"},
 		{"bad origin", map[string]string{"ALLOWED_ORIGINS": "localhost:3000"}, "ALLOWED_ORIGINS"},
-		{"bad query mode", map[string]string{"DB_QUERY_EXEC_MODE": "fast"}, "DB_QUERY_EXEC_MODE: must be"},
 		{"better auth jwks without url", map[string]string{"BETTER_AUTH_JWKS_URL": "https://auth.example.com/api/auth/jwks"}, "BETTER_AUTH_JWKS_URL: is set but BETTER_AUTH_URL is not"},
 		{"better auth audience without url", map[string]string{"BETTER_AUTH_AUDIENCE": "todo-api"}, "BETTER_AUTH_AUDIENCE: is set but BETTER_AUTH_URL is not"},
 		{"better auth url not a url", map[string]string{"BETTER_AUTH_URL": "auth.example.com"}, "BETTER_AUTH_URL: must be an absolute http(s) URL"},

@@ -93,11 +93,6 @@ func (c Config) Validate() error {
 	default:
 		bad("EMBEDDED_POSTGRES", "must be auto, always or never, got %q", c.EmbeddedPostgres)
 	}
-	switch c.DBQueryExecMode {
-	case "auto", "cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol":
-	default:
-		bad("DB_QUERY_EXEC_MODE", "must be auto, cache_statement, cache_describe, describe_exec, exec or simple_protocol, got %q", c.DBQueryExecMode)
-	}
 
 	switch {
 	case c.SigningSecret == "" && c.Env == EnvProduction:
@@ -295,6 +290,9 @@ func (c Config) validateBetterAuth(bad func(key, format string, args ...any)) {
 	}
 	if c.BetterAuthJWKSMinRefresh < 100*time.Millisecond || c.BetterAuthJWKSMinRefresh > c.BetterAuthJWKSRefresh {
 		bad("BETTER_AUTH_JWKS_MIN_REFRESH", "must be between 100ms and BETTER_AUTH_JWKS_REFRESH (%s), got %s", c.BetterAuthJWKSRefresh, c.BetterAuthJWKSMinRefresh)
+	}
+	if c.BetterAuthJWKSFetchTimeout < 100*time.Millisecond || c.BetterAuthJWKSFetchTimeout > time.Minute {
+		bad("BETTER_AUTH_JWKS_FETCH_TIMEOUT", "must be between 100ms and 1m, got %s", c.BetterAuthJWKSFetchTimeout)
 	}
 }
 

@@ -611,12 +611,12 @@ func TestDatabaseGoneIsA503(t *testing.T) {
 	}
 }
 
-// TestNewAppRefusesAShortSecret: the wiring fails, not the first request.
-func TestNewAppRefusesAShortSecret(t *testing.T) {
+// TestNewRefusesAShortSecret: the wiring fails, not the first request.
+func TestNewRefusesAShortSecret(t *testing.T) {
 	cfg := testConfig(t, nil)
 	cfg.SigningSecret = "short"
 	if _, err := server.New(cfg, db, slog.New(slog.DiscardHandler)); err == nil {
-		t.Fatal("NewApp accepted a 5-byte signing secret")
+		t.Fatal("server.New accepted a 5-byte signing secret")
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -157,21 +159,22 @@ func connConfig(o Options) (*pgx.ConnConfig, string, error) {
 			mode = "exec"
 		}
 	}
-	switch mode {
-	case "cache_statement":
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
-	case "cache_describe":
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	case "describe_exec":
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
-	case "exec":
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
-	case "simple_protocol":
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	default:
-		return nil, "", fmt.Errorf("DB_QUERY_EXEC_MODE %q is not a pgx query mode", mode)
+	m, ok := queryExecModes[mode]
+	if !ok {
+		return nil, "", fmt.Errorf("DB_QUERY_EXEC_MODE %q is not a pgx query mode: use auto, %s", mode, strings.Join(slices.Sorted(maps.Keys(queryExecModes)), ", "))
 	}
+	cfg.DefaultQueryExecMode = m
 	return cfg, mode, nil
+}
+
+// queryExecModes are the DB_QUERY_EXEC_MODE values besides "auto", by
+// their pgx names.
+var queryExecModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 }
 
 // waitReady pings until the database answers, retrying transient failures

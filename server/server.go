@@ -51,6 +51,11 @@ func New(cfg config.Config, db *gorm.DB, log *slog.Logger) (*Server, error) {
 // Wire is New without the router: Deps are set and Handler is not, for a
 // test that replaces a service before it builds the router itself.
 func Wire(cfg config.Config, db *gorm.DB, log *slog.Logger) (*Server, error) {
+	// The limits are config's (config.Load checks them too); a Config
+	// built or changed by hand is held to the same rules.
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	secret := []byte(cfg.SigningSecret)
 	auth, err := services.NewAuth(db, services.AuthOptions{
 		Secret:     secret,
@@ -83,8 +88,7 @@ func Wire(cfg config.Config, db *gorm.DB, log *slog.Logger) (*Server, error) {
 	)
 	drain := make(chan struct{})
 	budget := services.NewClientLimiter(db, cfg.AuthRateLimit, cfg.AuthRateBurst, secret)
-	todos := services.NewTodos(db, services.DeriveKey(secret, "todo-api pagination cursors"), nil).
-		KeepIdempotencyKeys(cfg.IdempotencyKeyTTL).
+	todos := services.NewTodos(db, services.DeriveKey(secret, "todo-api pagination cursors"), cfg.IdempotencyKeyTTL, nil).
 		LimitLists(cfg.ListTimeout, cfg.ListConcurrency).
 		BudgetCreates(cfg.TodoCreateRate, cfg.TodoCreateBurst, cfg.MaxTodosPerUser)
 	deps := controllers.Deps{
@@ -120,13 +124,14 @@ func betterAuthOptions(cfg config.Config, log *slog.Logger) *services.BetterAuth
 		algs = []string{config.NeonAuthAlgorithm}
 	}
 	return &services.BetterAuthOptions{
-		Algorithms: algs,
-		JWKSURL:    cfg.BetterAuthJWKSURL,
-		Issuer:     cfg.BetterAuthIssuer,
-		Audience:   cfg.BetterAuthAudience,
-		Refresh:    cfg.BetterAuthJWKSRefresh,
-		MinRefresh: cfg.BetterAuthJWKSMinRefresh,
-		Log:        log,
+		Algorithms:   algs,
+		JWKSURL:      cfg.BetterAuthJWKSURL,
+		Issuer:       cfg.BetterAuthIssuer,
+		Audience:     cfg.BetterAuthAudience,
+		Refresh:      cfg.BetterAuthJWKSRefresh,
+		MinRefresh:   cfg.BetterAuthJWKSMinRefresh,
+		FetchTimeout: cfg.BetterAuthJWKSFetchTimeout,
+		Log:          log,
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,11 +44,10 @@ type AuthOptions struct {
 	TokenTTL   time.Duration
 	BcryptCost int
 	// Issuer and Audience are the iss and aud claims our tokens carry and
-	// must carry; empty means "todo-api".
+	// must carry.
 	Issuer   string
 	Audience string
-	// Failures bound failed password checks; zero values take the
-	// defaults (5 per account and client, 30 per client, 15 minutes).
+	// Failures bound failed password checks.
 	Failures FailureLimits
 	// Now is the clock; nil means the wall clock.
 	Now func() time.Time
@@ -61,9 +60,8 @@ type AuthOptions struct {
 	// before its password is hashed.
 	Registrations *ClientLimiter
 	// HashConcurrency bounds the bcrypt work running at once in this
-	// process (hashes and comparisons); 0 means half the CPUs, at least
-	// one, so that password work never takes every core from the
-	// requests that need none.
+	// process (hashes and comparisons), so that password work never takes
+	// every core from the requests that need none.
 	HashConcurrency int
 }
 
@@ -99,26 +97,23 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Issuer == "" {
-		opts.Issuer = "todo-api"
+	var missing []string
+	for name, ok := range map[string]bool{
+		"Secret":          len(opts.Secret) > 0,
+		"TokenTTL":        opts.TokenTTL > 0,
+		"BcryptCost":      opts.BcryptCost > 0,
+		"Issuer":          opts.Issuer != "",
+		"Audience":        opts.Audience != "",
+		"Failures":        opts.Failures.PerAccount > 0 && opts.Failures.PerClient >= opts.Failures.PerAccount && opts.Failures.Window > 0,
+		"HashConcurrency": opts.HashConcurrency > 0,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
 	}
-	if opts.Audience == "" {
-		opts.Audience = "todo-api"
-	}
-	if opts.Failures.PerAccount < 1 {
-		opts.Failures.PerAccount = 5
-	}
-	if opts.Failures.PerClient < opts.Failures.PerAccount {
-		opts.Failures.PerClient = max(30, opts.Failures.PerAccount)
-	}
-	if opts.Failures.Window <= 0 {
-		opts.Failures.Window = 15 * time.Minute
-	}
-	if len(opts.Secret) < 32 {
-		return nil, errors.New("token signing secret: at least 32 bytes are required")
-	}
-	if opts.BcryptCost < bcrypt.MinCost || opts.BcryptCost > bcrypt.MaxCost {
-		return nil, fmt.Errorf("bcrypt cost %d: must be between %d and %d", opts.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("auth options %s: not set (config.Load fills them)", strings.Join(missing, ", "))
 	}
 	dummy := sync.OnceValue(func() []byte {
 		h, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser-password"), opts.BcryptCost)
@@ -128,9 +123,6 @@ func NewAuth(db *gorm.DB, opts AuthOptions) (*Auth, error) {
 		return h
 	})
 	go dummy()
-	if opts.HashConcurrency <= 0 {
-		opts.HashConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
-	}
 	var ba *betterAuth
 	if opts.BetterAuth != nil {
 		var err error

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +22,48 @@ var authTestSecret = []byte(strings.Repeat("s", 32))
 
 func newTestAuth(t *testing.T, opts AuthOptions) *Auth {
 	t.Helper()
-	opts.Secret, opts.TokenTTL, opts.BcryptCost = authTestSecret, time.Hour, 4
-	auth, err := NewAuth(db, opts)
+	auth, err := NewAuth(db, testAuthOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return auth
+}
+
+// testAuthOptions is opts with a test secret, the cheapest bcrypt cost and
+// the configuration's defaults in every field opts leaves zero.
+func testAuthOptions(opts AuthOptions) AuthOptions {
+	if opts.Secret == nil {
+		opts.Secret = authTestSecret
+	}
+	opts.TokenTTL = cmp.Or(opts.TokenTTL, time.Hour)
+	opts.BcryptCost = 4
+	opts.Issuer = cmp.Or(opts.Issuer, "todo-api")
+	opts.Audience = cmp.Or(opts.Audience, "todo-api")
+	if opts.Failures == (FailureLimits{}) {
+		opts.Failures = FailureLimits{PerAccount: 5, PerClient: 30, Window: 15 * time.Minute}
+	}
+	opts.HashConcurrency = cmp.Or(opts.HashConcurrency, 2)
+	if ba := opts.BetterAuth; ba != nil {
+		ba.Refresh = cmp.Or(ba.Refresh, 10*time.Minute)
+		ba.MinRefresh = cmp.Or(ba.MinRefresh, 10*time.Second)
+		ba.FetchTimeout = cmp.Or(ba.FetchTimeout, 5*time.Second)
+	}
+	return opts
+}
+
+// TestNewAuthRequiresItsOptions: the service takes its settings from the
+// configuration and has no defaults of its own, so a setting left out is
+// an error at start-up, never a silent fallback.
+func TestNewAuthRequiresItsOptions(t *testing.T) {
+	_, err := NewAuth(db, AuthOptions{Secret: authTestSecret, TokenTTL: time.Hour, BcryptCost: 4})
+	if err == nil || !strings.Contains(err.Error(), "Audience, Failures, HashConcurrency, Issuer: not set") {
+		t.Errorf("NewAuth without issuer, audience, limits and concurrency: %v", err)
+	}
+	opts := testAuthOptions(AuthOptions{BetterAuth: &BetterAuthOptions{JWKSURL: "http://127.0.0.1:1/jwks", Issuer: "i", Audience: "a"}})
+	opts.BetterAuth.FetchTimeout = 0
+	if _, err := NewAuth(db, opts); err == nil {
+		t.Error("NewAuth accepted Better Auth options without a fetch timeout")
+	}
 }
 
 // newUserWithPassword is newUser with a real bcrypt hash of password.

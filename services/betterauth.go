@@ -83,17 +83,8 @@ type betterAuthClaims struct {
 }
 
 func newBetterAuth(opts BetterAuthOptions, now func() time.Time, cached bool) (*betterAuth, error) {
-	if opts.JWKSURL == "" || opts.Issuer == "" || opts.Audience == "" {
-		return nil, errors.New("better auth: the JWKS URL, issuer and audience are all required")
-	}
-	if opts.Refresh <= 0 {
-		opts.Refresh = 10 * time.Minute
-	}
-	if opts.MinRefresh <= 0 {
-		opts.MinRefresh = 10 * time.Second
-	}
-	if opts.FetchTimeout <= 0 {
-		opts.FetchTimeout = 5 * time.Second
+	if opts.JWKSURL == "" || opts.Issuer == "" || opts.Audience == "" || opts.Refresh <= 0 || opts.MinRefresh <= 0 || opts.FetchTimeout <= 0 {
+		return nil, errors.New("better auth: the JWKS URL, issuer, audience, refresh intervals and fetch timeout are all required")
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {

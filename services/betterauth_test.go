@@ -508,9 +508,9 @@ func TestBetterAuthAlgorithmsHeldTo(t *testing.T) {
 	if _, err := auth.Caller(ctx, signBA(t, ed, baClaims(sub, sub+"@example.com"))); err != nil {
 		t.Errorf("EdDSA token: %v", err)
 	}
-	if _, err := NewAuth(db, AuthOptions{Secret: authTestSecret, TokenTTL: time.Hour, BcryptCost: 4, BetterAuth: &BetterAuthOptions{
+	if _, err := NewAuth(db, testAuthOptions(AuthOptions{BetterAuth: &BetterAuthOptions{
 		JWKSURL: srv.URL, Issuer: baIssuer, Audience: baAudience, Algorithms: []string{"HS256"},
-	}}); err == nil {
+	}})); err == nil {
 		t.Error("HS256 accepted as a Better Auth algorithm")
 	}
 }

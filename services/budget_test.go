@@ -18,7 +18,7 @@ import (
 // budget comes back with time.
 func TestCreateBudget(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil).BudgetCreates(600, 5, 0) // a unit every 100 ms, bursts of 5
+	s := NewTodos(db, []byte("k"), time.Hour, nil).BudgetCreates(600, 5, 0) // a unit every 100 ms, bursts of 5
 	u, other := callerOf(newUser(t)), callerOf(newUser(t))
 	for i := range 5 {
 		if _, err := createOne(ctx, s, u, TodoInput{Title: Some("within the burst")}); err != nil {
@@ -60,8 +60,8 @@ func TestCreateBudget(t *testing.T) {
 // database: 40 creates at once through two instances, burst 10, write 10.
 func TestCreateBudgetAcrossInstances(t *testing.T) {
 	instances := []*Todos{
-		NewTodos(db, []byte("k"), nil).BudgetCreates(1, 10, 0),
-		NewTodos(db, []byte("k"), nil).BudgetCreates(1, 10, 0),
+		NewTodos(db, []byte("k"), time.Hour, nil).BudgetCreates(1, 10, 0),
+		NewTodos(db, []byte("k"), time.Hour, nil).BudgetCreates(1, 10, 0),
 	}
 	u := callerOf(newUser(t))
 	ok, limited := createsAtOnce(t, instances, u, 40)
@@ -77,8 +77,8 @@ func TestCreateBudgetAcrossInstances(t *testing.T) {
 // lease per instance and create running, and later creates go on.
 func TestCreateBudgetLeases(t *testing.T) {
 	instances := []*Todos{
-		NewTodos(db, []byte("k"), nil).BudgetCreates(0.001, 320, 0),
-		NewTodos(db, []byte("k"), nil).BudgetCreates(0.001, 320, 0),
+		NewTodos(db, []byte("k"), time.Hour, nil).BudgetCreates(0.001, 320, 0),
+		NewTodos(db, []byte("k"), time.Hour, nil).BudgetCreates(0.001, 320, 0),
 	}
 	u := callerOf(newUser(t))
 	ok, limited := createsAtOnce(t, instances, u, 400)
@@ -99,7 +99,7 @@ func TestCreateBudgetLeases(t *testing.T) {
 // hand-written SQL included (the trigger), and the idempotent path obeys it.
 func TestTodoLimit(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil).BudgetCreates(0, 0, 3).KeepIdempotencyKeys(time.Hour)
+	s := NewTodos(db, []byte("k"), time.Hour, nil).BudgetCreates(0, 0, 3)
 	user := newUser(t)
 	u := callerOf(user)
 	first, err := createOne(ctx, s, u, TodoInput{Title: Some("one")})

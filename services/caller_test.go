@@ -32,7 +32,7 @@ func (c *statementCounter) Trace(ctx context.Context, begin time.Time, fc func()
 func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 	ctx := context.Background()
 	counter := &statementCounter{Interface: logger.Discard}
-	s := NewTodos(db.Session(&gorm.Session{Logger: counter}), []byte("k"), nil)
+	s := NewTodos(db.Session(&gorm.Session{Logger: counter}), []byte("k"), time.Hour, nil)
 	u := newUser(t)
 	c := callerOf(u)
 	statements := func(what string, want int64, fn func() error) {
@@ -97,7 +97,7 @@ func TestCallerChecksTheAccountInItsStatements(t *testing.T) {
 // writes nothing.
 func TestRevokedCallerIsRefusedEverywhere(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil).KeepIdempotencyKeys(time.Hour)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	auth := newTestAuth(t, AuthOptions{})
 	sql := func(stmt string) func(Caller) error {
 		return func(c Caller) error { return db.Exec(stmt, c.ID).Error }

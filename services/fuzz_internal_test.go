@@ -47,7 +47,7 @@ func relFuzzUser(t *testing.T) models.User {
 		if relListUserErr = db.Create(&u).Error; relListUserErr != nil {
 			return
 		}
-		s := NewTodos(db, relCursorKey, nil)
+		s := NewTodos(db, relCursorKey, time.Hour, nil)
 		due := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 		_, relListUserErr = createBatch(context.Background(), s, Caller{ID: u.ID, Version: u.TokenVersion}, []TodoInput{
 			{Title: Some("alpha"), Priority: Some(1)},
@@ -129,7 +129,7 @@ func FuzzCursorDecode(f *testing.F) {
 		relCursorRoundTrip(t, cc, c)
 		// Every sort, with the cursor: CheckQuery never panics, and a
 		// cursor it accepts lists without error.
-		s := NewTodos(db, relCursorKey, nil)
+		s := NewTodos(db, relCursorKey, time.Hour, nil)
 		for _, sort := range SortKeys {
 			limit := 2
 			q := ListQuery{Sort: &sort, Cursor: &signed, Limit: &limit}
@@ -274,7 +274,7 @@ func relClaimsAllow(token string, id int64, now time.Time) string {
 
 func FuzzTokenParse(f *testing.F) {
 	now := time.Now()
-	auth, err := NewAuth(db, AuthOptions{Secret: relTokenSecret, TokenTTL: time.Hour, BcryptCost: 4, Now: func() time.Time { return now }})
+	auth, err := NewAuth(db, testAuthOptions(AuthOptions{Secret: relTokenSecret, Now: func() time.Time { return now }}))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -18,9 +18,6 @@ import (
 // apidocs/openapi.yaml).
 const MaxIdempotencyKeyLength = 255
 
-// DefaultIdempotencyTTL is how long a key's answer is kept by default.
-const DefaultIdempotencyTTL = 24 * time.Hour
-
 // inFlightWait is how long a repeat waits for the first request with its
 // key to finish before answering that the first is still in flight.
 const inFlightWait = 50 * time.Millisecond

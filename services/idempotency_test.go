@@ -34,7 +34,7 @@ func TestSweepIdempotencyKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := NewTodos(db, []byte("k"), nil).SweepIdempotencyKeys(ctx)
+	n, err := NewTodos(db, []byte("k"), time.Hour, nil).SweepIdempotencyKeys(ctx)
 	if err != nil || n < 2 {
 		t.Fatalf("swept %d, %v; want at least the 2 expired", n, err)
 	}

@@ -18,7 +18,7 @@ import (
 // user's runs, and the slots come free with the statements that held them.
 func TestListsPerUserAcrossInstances(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil).LimitLists(0, 2)
+	s := NewTodos(db, []byte("k"), time.Hour, nil).LimitLists(0, 2)
 	busy, calm := newUser(t), newUser(t)
 	for _, u := range []Caller{callerOf(busy), callerOf(calm)} {
 		if _, err := createOne(ctx, s, u, TodoInput{Title: Some("listed")}); err != nil {
@@ -76,16 +76,16 @@ func TestListsPerUserAcrossInstances(t *testing.T) {
 func TestListTimeout(t *testing.T) {
 	ctx := context.Background()
 	u := newUser(t)
-	if _, err := createOne(ctx, NewTodos(db, []byte("k"), nil), callerOf(u), TodoInput{Title: Some("slow")}); err != nil {
+	if _, err := createOne(ctx, NewTodos(db, []byte("k"), time.Hour, nil), callerOf(u), TodoInput{Title: Some("slow")}); err != nil {
 		t.Fatal(err)
 	}
-	slow := NewTodos(db, []byte("k"), nil).LimitLists(time.Nanosecond, 0)
+	slow := NewTodos(db, []byte("k"), time.Hour, nil).LimitLists(time.Nanosecond, 0)
 	if _, err := slow.List(ctx, callerOf(u), ListQuery{Q: "slow"}); !errors.Is(err, ErrListTooSlow) || errors.Is(err, ErrUnavailable) {
 		t.Errorf("listing past its limit: %v, want ErrListTooSlow", err)
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, time.Nanosecond)
 	defer cancel()
-	if _, err := NewTodos(db, []byte("k"), nil).LimitLists(time.Minute, 0).List(reqCtx, callerOf(u), ListQuery{}); !errors.Is(err, ErrUnavailable) {
+	if _, err := NewTodos(db, []byte("k"), time.Hour, nil).LimitLists(time.Minute, 0).List(reqCtx, callerOf(u), ListQuery{}); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("listing past the request's deadline: %v, want ErrUnavailable", err)
 	}
 }
@@ -96,7 +96,7 @@ func TestListTimeout(t *testing.T) {
 // index has no pending list to grow (fastupdate off).
 func TestSearchKeysBounded(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	u := newUser(t)
 	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
 	var b strings.Builder

@@ -17,7 +17,7 @@ import (
 
 var listTestKey = []byte("list-query-test-key")
 
-func listTestTodos() *Todos { return NewTodos(nil, listTestKey, nil) }
+func listTestTodos() *Todos { return NewTodos(nil, listTestKey, time.Hour, nil) }
 
 // issueCursor signs the cursor List would hand out after a row with this sort
 // value and id under q.
@@ -52,7 +52,7 @@ func TestCheckQueryCursor(t *testing.T) {
 	payload, sig, _ := strings.Cut(good, ".")
 	otherPayload, otherSig, _ := strings.Cut(other, ".")
 	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"s":"priority","f":"x","v":0,"i":1}`)) + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 16))
-	foreign := NewTodos(nil, []byte("another key"), nil)
+	foreign := NewTodos(nil, []byte("another key"), time.Hour, nil)
 
 	with := func(c string, mod ...func(*ListQuery)) ListQuery {
 		q := base

@@ -18,7 +18,7 @@ func TestLogoutEndsThatTokenOnly(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	auth := newTestAuth(t, AuthOptions{Now: func() time.Time { return now }})
-	todos := NewTodos(db, []byte("k"), nil)
+	todos := NewTodos(db, []byte("k"), time.Hour, nil)
 	const pw = "correct horse battery"
 	u := newUserWithPassword(t, pw)
 	login := func() string {

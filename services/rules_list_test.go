@@ -31,7 +31,7 @@ var walkSortKeys = []string{"created_at", "-created_at", "priority", "-priority"
 // share created_at, those of the next batch are later.
 func walkService() (*Todos, func(time.Duration)) {
 	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	s := NewTodos(db, []byte("rules-list-test-key"), func() time.Time { return at })
+	s := NewTodos(db, []byte("rules-list-test-key"), time.Hour, func() time.Time { return at })
 	return s, func(d time.Duration) { at = at.Add(d) }
 }
 

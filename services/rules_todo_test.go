@@ -43,7 +43,7 @@ func mustTime(t testing.TB, v string) time.Time {
 // reads it, with the defaults and normalisation the contract states.
 func TestCreateStoresWhatItAnswers(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	c := callerOf(newUser(t))
 	title, desc := strings.Repeat("😀", MaxTitleLength), strings.Repeat("😀", MaxDescriptionLength)
 	tests := []struct {
@@ -96,7 +96,7 @@ func TestCreateStoresWhatItAnswers(t *testing.T) {
 // on and never created_at; a refused patch changes nothing.
 func TestUpdatePatch(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	c := callerOf(newUser(t))
 	seed := TodoInput{Title: Some("original"), Description: Some("original description"), Completed: Some(false), Priority: Some(2), DueDate: Some(mustTime(t, "2027-01-01T00:00:00Z"))}
 	tests := []struct {
@@ -159,7 +159,7 @@ func TestUpdatePatch(t *testing.T) {
 // answered in the request's order, each its own row, as stored.
 func TestCreateBatchKeepsOrder(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	c := callerOf(newUser(t))
 	items := make([]TodoInput, MaxBatchItems)
 	for i := range items {
@@ -199,7 +199,7 @@ func TestCreateBatchKeepsOrder(t *testing.T) {
 // are intact afterwards.
 func TestSQLShapedTextIsData(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	u := newUser(t)
 	c := callerOf(u)
 	texts := []string{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/todo-api/todo-api/models"
 )
@@ -28,7 +29,7 @@ func TestHasTrigram(t *testing.T) {
 // metacharacters, too short for a trigram), and never another user's.
 func TestSearchMatchesILIKE(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	owner, other := newUser(t), newUser(t)
 	texts := []struct{ title, desc string }{
 		{"Pay the INVOICE", ""},

@@ -92,7 +92,7 @@ func tokenCaller(ctx context.Context, t *testing.T, auth *Auth, token string) Ca
 func TestVersionAdvancesWithAStoppedClock(t *testing.T) {
 	ctx := context.Background()
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := NewTodos(db, []byte("k"), func() time.Time { return fixed })
+	s := NewTodos(db, []byte("k"), time.Hour, func() time.Time { return fixed })
 	u := newUser(t)
 	todo, err := createOne(ctx, s, callerOf(u), TodoInput{Title: Some("clock")})
 	if err != nil {
@@ -113,7 +113,7 @@ func TestVersionAdvancesWithAStoppedClock(t *testing.T) {
 
 func TestPreconditionFailures(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	u := newUser(t)
 	todo, err := createOne(ctx, s, callerOf(u), TodoInput{Title: Some("pre")})
 	if err != nil {
@@ -141,7 +141,7 @@ func TestPreconditionFailures(t *testing.T) {
 // clients gives one user and conflicts, never an internal error.
 func TestConcurrentRegistration(t *testing.T) {
 	ctx := context.Background()
-	auth, err := NewAuth(db, AuthOptions{Secret: []byte(strings.Repeat("s", 32)), TokenTTL: time.Hour, BcryptCost: 4})
+	auth, err := NewAuth(db, testAuthOptions(AuthOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestConcurrentRegistration(t *testing.T) {
 // batch (here: the user vanished), no row of it remains.
 func TestBatchIsAllOrNothingInTheDatabase(t *testing.T) {
 	ctx := context.Background()
-	s := NewTodos(db, []byte("k"), nil)
+	s := NewTodos(db, []byte("k"), time.Hour, nil)
 	u := newUser(t)
 	if err := db.Delete(&models.User{}, u.ID).Error; err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestCursorCodec(t *testing.T) {
 func TestTokenRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
-	auth, err := NewAuth(db, AuthOptions{Secret: []byte(strings.Repeat("s", 32)), TokenTTL: time.Minute, BcryptCost: 4, Now: func() time.Time { return now }})
+	auth, err := NewAuth(db, testAuthOptions(AuthOptions{TokenTTL: time.Minute, Now: func() time.Time { return now }}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestUserCache(t *testing.T) {
 		t.Error("a copy read before a forget was cached")
 	}
 
-	auth, err := NewAuth(db, AuthOptions{Secret: []byte(strings.Repeat("s", 32)), TokenTTL: time.Hour, BcryptCost: 4, Now: clock, Cache: cache})
+	auth, err := NewAuth(db, testAuthOptions(AuthOptions{Now: clock, Cache: cache}))
 	if err != nil {
 		t.Fatal(err)
 	}

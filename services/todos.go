@@ -44,22 +44,14 @@ type Todos struct {
 	leases budgetLeases
 }
 
-// NewTodos returns the service. cursorKey signs pagination cursors; now is
-// the clock (nil means the wall clock).
-func NewTodos(db *gorm.DB, cursorKey []byte, now func() time.Time) *Todos {
+// NewTodos returns the service. cursorKey signs pagination cursors;
+// idempotencyTTL is how long the answer of a create sent with an
+// Idempotency-Key is replayed; now is the clock (nil means the wall clock).
+func NewTodos(db *gorm.DB, cursorKey []byte, idempotencyTTL time.Duration, now func() time.Time) *Todos {
 	if now == nil {
 		now = database.Now
 	}
-	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}, idempotencyTTL: DefaultIdempotencyTTL}
-}
-
-// KeepIdempotencyKeys sets how long the answer of a create sent with an
-// Idempotency-Key is replayed (default DefaultIdempotencyTTL).
-func (s *Todos) KeepIdempotencyKeys(d time.Duration) *Todos {
-	if d > 0 {
-		s.idempotencyTTL = d
-	}
-	return s
+	return &Todos{db: db, now: now, cursors: cursorCodec{key: cursorKey}, idempotencyTTL: idempotencyTTL}
 }
 
 // LimitLists bounds listings: each stops after timeout, and at most

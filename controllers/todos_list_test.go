@@ -140,20 +140,6 @@ func listRow(t todo) listorder.Row {
 	return listorder.Row{ID: t.ID, CreatedAt: t.CreatedAt, Priority: t.Priority, Title: t.Title, DueDate: t.DueDate}
 }
 
-// listSortValue shows the sort column of a todo, for messages.
-func listSortValue(key string, t todo) string {
-	switch strings.TrimPrefix(key, "-") {
-	case "created_at":
-		return fmt.Sprintf("id=%d created_at=%s", t.ID, t.CreatedAt.Format(time.RFC3339Nano))
-	case "priority":
-		return fmt.Sprintf("id=%d priority=%d", t.ID, t.Priority)
-	case "title":
-		return fmt.Sprintf("id=%d title=%.20q", t.ID, t.Title)
-	default:
-		return fmt.Sprintf("id=%d due_date=%s", t.ID, listOptTime(t.DueDate))
-	}
-}
-
 // listExpected returns the todos matching match, in the order of key.
 func listExpected(all []todo, key string, match func(todo) bool) []todo {
 	var out []todo
@@ -284,81 +270,11 @@ func listWalk(t *testing.T, a *api, token string, base url.Values, key string, l
 	}
 }
 
-// listCheckSequence compares the rows a walk read with the expected
-// sequence: no duplicates, no gaps, nothing extra, sorted by key, and each
-// row as it was created.
+// listCheckSequence is listorder.Check of todos read over HTTP; an empty
+// key is the default order.
 func listCheckSequence(t *testing.T, key string, got, want []todo) {
 	t.Helper()
-	if key == "" {
-		key = "-created_at"
-	}
-	byID := make(map[int64]todo, len(want))
-	for _, w := range want {
-		byID[w.ID] = w
-	}
-	seen := map[int64]int{}
-	var extra []int64
-	dups := 0
-	for i, g := range got {
-		if j, dup := seen[g.ID]; dup {
-			if dups++; dups <= 5 {
-				t.Errorf("id %d read twice (rows %d and %d)", g.ID, j, i)
-			}
-			continue
-		}
-		seen[g.ID] = i
-		w, ok := byID[g.ID]
-		if !ok {
-			extra = append(extra, g.ID)
-			continue
-		}
-		if diff := listDiff(w, g); diff != "" {
-			t.Errorf("row %d differs from what was created: %s", i, diff)
-		}
-	}
-	if dups > 5 {
-		t.Errorf("... %d duplicate rows in all", dups)
-	}
-	if len(extra) > 0 {
-		t.Errorf("%d rows read that do not match (or are not this user's): ids %v", len(extra), listFirst(extra, 20))
-	}
-	var missing []int64
-	for _, w := range want {
-		if _, ok := seen[w.ID]; !ok {
-			missing = append(missing, w.ID)
-		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("%d of %d matching rows never read (gaps): ids %v", len(missing), len(want), listFirst(missing, 20))
-	}
-	broken := 0
-	for i := 1; i < len(got); i++ {
-		p, okp := byID[got[i-1].ID]
-		c, okc := byID[got[i].ID]
-		if !okp || !okc || p.ID == c.ID {
-			continue
-		}
-		if listCompare(key, p, c) >= 0 {
-			if broken++; broken <= 3 {
-				t.Errorf("order %s broken at row %d: %s comes before %s", key, i, listSortValue(key, p), listSortValue(key, c))
-			}
-		}
-	}
-	if len(got) == len(want) && len(missing) == 0 && len(extra) == 0 && dups == 0 && broken == 0 {
-		for i := range got {
-			if got[i].ID != want[i].ID {
-				t.Errorf("row %d: id %d, want %d", i, got[i].ID, want[i].ID)
-				break
-			}
-		}
-	}
-}
-
-func listFirst(ids []int64, n int) []int64 {
-	if len(ids) > n {
-		return ids[:n]
-	}
-	return ids
+	listorder.Check(t, cmp.Or(key, "-created_at"), got, want, listRow, listDiff)
 }
 
 // listSeedWalk creates n varied todos in batches (so created_at varies

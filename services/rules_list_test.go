@@ -149,20 +149,6 @@ func walkRow(t models.Todo) listorder.Row {
 	return listorder.Row{ID: t.ID, CreatedAt: t.CreatedAt, Priority: int(t.Priority), Title: t.Title, DueDate: t.DueDate}
 }
 
-// walkSortValue shows the sort column of a row, for messages.
-func walkSortValue(key string, t models.Todo) string {
-	switch strings.TrimPrefix(key, "-") {
-	case "created_at":
-		return fmt.Sprintf("id=%d created_at=%s", t.ID, t.CreatedAt.Format(time.RFC3339Nano))
-	case "priority":
-		return fmt.Sprintf("id=%d priority=%d", t.ID, t.Priority)
-	case "title":
-		return fmt.Sprintf("id=%d title=%.20q", t.ID, t.Title)
-	default:
-		return fmt.Sprintf("id=%d due_date=%s", t.ID, walkOptTime(t.DueDate))
-	}
-}
-
 // walkExpected returns the rows matching match, in the order of key.
 func walkExpected(all []models.Todo, key string, match func(models.Todo) bool) []models.Todo {
 	var out []models.Todo
@@ -277,74 +263,11 @@ func walk(t *testing.T, s *Todos, c Caller, base ListQuery, key string, limit in
 	}
 }
 
-// walkCheck compares the rows a walk read with the expected sequence: no
-// duplicates, no gaps, nothing extra (another user's rows are extra),
-// sorted by key, and each row as it was created.
+// walkCheck is listorder.Check of models.Todo rows; an empty key is the
+// default order.
 func walkCheck(t *testing.T, key string, got, want []models.Todo) {
 	t.Helper()
-	if key == "" {
-		key = DefaultSort
-	}
-	byID := make(map[int64]models.Todo, len(want))
-	for _, w := range want {
-		byID[w.ID] = w
-	}
-	seen := map[int64]int{}
-	var extra []int64
-	dups := 0
-	for i, g := range got {
-		if j, dup := seen[g.ID]; dup {
-			if dups++; dups <= 5 {
-				t.Errorf("id %d read twice (rows %d and %d)", g.ID, j, i)
-			}
-			continue
-		}
-		seen[g.ID] = i
-		w, ok := byID[g.ID]
-		if !ok {
-			extra = append(extra, g.ID)
-			continue
-		}
-		if diff := walkDiff(w, g); diff != "" {
-			t.Errorf("row %d differs from what was created: %s", i, diff)
-		}
-	}
-	if dups > 5 {
-		t.Errorf("... %d duplicate rows in all", dups)
-	}
-	if len(extra) > 0 {
-		t.Errorf("%d rows read that do not match (or are not this user's): ids %v", len(extra), extra[:min(len(extra), 20)])
-	}
-	var missing []int64
-	for _, w := range want {
-		if _, ok := seen[w.ID]; !ok {
-			missing = append(missing, w.ID)
-		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("%d of %d matching rows never read (gaps): ids %v", len(missing), len(want), missing[:min(len(missing), 20)])
-	}
-	broken := 0
-	for i := 1; i < len(got); i++ {
-		p, okp := byID[got[i-1].ID]
-		c, okc := byID[got[i].ID]
-		if !okp || !okc || p.ID == c.ID {
-			continue
-		}
-		if walkCompare(key, p, c) >= 0 {
-			if broken++; broken <= 3 {
-				t.Errorf("order %s broken at row %d: %s comes before %s", key, i, walkSortValue(key, p), walkSortValue(key, c))
-			}
-		}
-	}
-	if len(got) == len(want) && len(missing) == 0 && len(extra) == 0 && dups == 0 && broken == 0 {
-		for i := range got {
-			if got[i].ID != want[i].ID {
-				t.Errorf("row %d: id %d, want %d", i, got[i].ID, want[i].ID)
-				break
-			}
-		}
-	}
+	listorder.Check(t, cmp.Or(key, DefaultSort), got, want, walkRow, walkDiff)
 }
 
 // TestListWalks walks a few hundred rows page by page, by offset and by

@@ -1,11 +1,14 @@
 // Package listorder is the contract's order of a todo listing, written
-// independently of the service's SQL, for the tests that walk every sort
-// key through the service (services) and through HTTP (controllers).
+// independently of the service's SQL, and the check of a walk's pages
+// against it, for the tests that walk every sort key through the service
+// (services) and through HTTP (controllers).
 package listorder
 
 import (
 	"cmp"
+	"fmt"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -53,4 +56,91 @@ func Compare(key string, a, b Row) int {
 		c = -c
 	}
 	return c
+}
+
+// describe shows the sort column of r under key, for messages.
+func (r Row) describe(key string) string {
+	switch strings.TrimPrefix(key, "-") {
+	case "created_at":
+		return fmt.Sprintf("id=%d created_at=%s", r.ID, r.CreatedAt.Format(time.RFC3339Nano))
+	case "priority":
+		return fmt.Sprintf("id=%d priority=%d", r.ID, r.Priority)
+	case "title":
+		return fmt.Sprintf("id=%d title=%.20q", r.ID, r.Title)
+	default:
+		due := "null"
+		if r.DueDate != nil {
+			due = r.DueDate.Format(time.RFC3339Nano)
+		}
+		return fmt.Sprintf("id=%d due_date=%s", r.ID, due)
+	}
+}
+
+// Check compares the rows a walk read (got) with the expected sequence
+// (want, in the order of key): no duplicates, no gaps, nothing extra
+// (another user's rows are extra), sorted by key, and each row as it was
+// created (diff, of the expected row and the one read, is empty).
+func Check[T any](t testing.TB, key string, got, want []T, row func(T) Row, diff func(want, got T) string) {
+	t.Helper()
+	byID := make(map[int64]T, len(want))
+	for _, w := range want {
+		byID[row(w).ID] = w
+	}
+	seen := map[int64]int{}
+	var extra []int64
+	dups := 0
+	for i, g := range got {
+		id := row(g).ID
+		if j, dup := seen[id]; dup {
+			if dups++; dups <= 5 {
+				t.Errorf("id %d read twice (rows %d and %d)", id, j, i)
+			}
+			continue
+		}
+		seen[id] = i
+		w, ok := byID[id]
+		if !ok {
+			extra = append(extra, id)
+			continue
+		}
+		if d := diff(w, g); d != "" {
+			t.Errorf("row %d differs from what was created: %s", i, d)
+		}
+	}
+	if dups > 5 {
+		t.Errorf("... %d duplicate rows in all", dups)
+	}
+	if len(extra) > 0 {
+		t.Errorf("%d rows read that do not match (or are not this user's): ids %v", len(extra), extra[:min(len(extra), 20)])
+	}
+	var missing []int64
+	for _, w := range want {
+		if _, ok := seen[row(w).ID]; !ok {
+			missing = append(missing, row(w).ID)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d matching rows never read (gaps): ids %v", len(missing), len(want), missing[:min(len(missing), 20)])
+	}
+	broken := 0
+	for i := 1; i < len(got); i++ {
+		p, okp := byID[row(got[i-1]).ID]
+		c, okc := byID[row(got[i]).ID]
+		if !okp || !okc || row(p).ID == row(c).ID {
+			continue
+		}
+		if Compare(key, row(p), row(c)) >= 0 {
+			if broken++; broken <= 3 {
+				t.Errorf("order %s broken at row %d: %s comes before %s", key, i, row(p).describe(key), row(c).describe(key))
+			}
+		}
+	}
+	if len(got) == len(want) && len(missing) == 0 && len(extra) == 0 && dups == 0 && broken == 0 {
+		for i := range got {
+			if g, w := row(got[i]).ID, row(want[i]).ID; g != w {
+				t.Errorf("row %d: id %d, want %d", i, g, w)
+				break
+			}
+		}
+	}
 }

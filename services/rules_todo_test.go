@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/todo-api/todo-api/internal/listorder"
 	"github.com/todo-api/todo-api/models"
 )
 
@@ -220,7 +221,7 @@ func TestSQLShapedTextIsData(t *testing.T) {
 			t.Fatalf("%q: %v", text, err)
 		}
 		if created.Title != text || created.Description == nil || *created.Description != text {
-			t.Errorf("%q: created title %q description %v", text, created.Title, walkOptString(created.Description))
+			t.Errorf("%q: created title %q description %s", text, created.Title, listorder.Diff(listorder.Row{Description: &text}, listorder.Row{Description: created.Description}))
 		}
 		if stored, err := s.Get(ctx, c, created.ID); err != nil || stored.Title != text || stored.Description == nil || *stored.Description != text {
 			t.Errorf("%q: stored %+v (%v)", text, stored, err)

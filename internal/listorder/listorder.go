@@ -12,13 +12,17 @@ import (
 	"time"
 )
 
-// Row is what the order reads of a todo.
+// Row is what the order and the check read of a todo.
 type Row struct {
-	ID        int64
-	CreatedAt time.Time
-	Priority  int
-	Title     string
-	DueDate   *time.Time
+	ID int64
+	// UserID is compared where the walk knows it (0 where it does not).
+	UserID      int64
+	CreatedAt   time.Time
+	Priority    int
+	Title       string
+	DueDate     *time.Time
+	Description *string
+	Completed   bool
 }
 
 // Compare orders a before b (<0) under the sort key, as the contract says:
@@ -68,19 +72,60 @@ func (r Row) describe(key string) string {
 	case "title":
 		return fmt.Sprintf("id=%d title=%.20q", r.ID, r.Title)
 	default:
-		due := "null"
-		if r.DueDate != nil {
-			due = r.DueDate.Format(time.RFC3339Nano)
-		}
-		return fmt.Sprintf("id=%d due_date=%s", r.ID, due)
+		return fmt.Sprintf("id=%d due_date=%s", r.ID, optTime(r.DueDate))
 	}
+}
+
+// Diff describes how a row read (got) differs from the row as created
+// (want); empty when it does not.
+func Diff(want, got Row) string {
+	var d []string
+	if got.UserID != want.UserID {
+		d = append(d, fmt.Sprintf("user_id = %d, want %d", got.UserID, want.UserID))
+	}
+	if got.Title != want.Title {
+		d = append(d, fmt.Sprintf("title = %q, want %q", got.Title, want.Title))
+	}
+	if optString(got.Description) != optString(want.Description) {
+		d = append(d, fmt.Sprintf("description = %s, want %s", optString(got.Description), optString(want.Description)))
+	}
+	if got.Completed != want.Completed {
+		d = append(d, fmt.Sprintf("completed = %t, want %t", got.Completed, want.Completed))
+	}
+	if got.Priority != want.Priority {
+		d = append(d, fmt.Sprintf("priority = %d, want %d", got.Priority, want.Priority))
+	}
+	if (got.DueDate == nil) != (want.DueDate == nil) || (got.DueDate != nil && !got.DueDate.Equal(*want.DueDate)) {
+		d = append(d, fmt.Sprintf("due_date = %s, want %s", optTime(got.DueDate), optTime(want.DueDate)))
+	}
+	if !got.CreatedAt.Equal(want.CreatedAt) {
+		d = append(d, fmt.Sprintf("created_at = %s, want %s", got.CreatedAt.Format(time.RFC3339Nano), want.CreatedAt.Format(time.RFC3339Nano)))
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("todo %d: %s", want.ID, strings.Join(d, "; "))
+}
+
+func optString(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%q", *s)
+}
+
+func optTime(t *time.Time) string {
+	if t == nil {
+		return "null"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // Check compares the rows a walk read (got) with the expected sequence
 // (want, in the order of key): no duplicates, no gaps, nothing extra
 // (another user's rows are extra), sorted by key, and each row as it was
-// created (diff, of the expected row and the one read, is empty).
-func Check[T any](t testing.TB, key string, got, want []T, row func(T) Row, diff func(want, got T) string) {
+// created (see Diff).
+func Check[T any](t testing.TB, key string, got, want []T, row func(T) Row) {
 	t.Helper()
 	byID := make(map[int64]T, len(want))
 	for _, w := range want {
@@ -103,7 +148,7 @@ func Check[T any](t testing.TB, key string, got, want []T, row func(T) Row, diff
 			extra = append(extra, id)
 			continue
 		}
-		if d := diff(w, g); d != "" {
+		if d := Diff(row(w), row(g)); d != "" {
 			t.Errorf("row %d differs from what was created: %s", i, d)
 		}
 	}

@@ -26,12 +26,6 @@ func TestCheck(t *testing.T) {
 	row := func(id int64, title string) Row { return Row{ID: id, CreatedAt: at, Title: title} }
 	want := []Row{row(1, "a"), row(2, "b"), row(3, "c")}
 	same := func(r Row) Row { return r }
-	diff := func(w, g Row) string {
-		if w.Title != g.Title {
-			return fmt.Sprintf("title = %q, want %q", g.Title, w.Title)
-		}
-		return ""
-	}
 	for _, tc := range []struct {
 		name string
 		got  []Row
@@ -46,7 +40,7 @@ func TestCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &recorder{TB: t}
-			Check(r, "title", tc.got, want, same, diff)
+			Check(r, "title", tc.got, want, same)
 			switch {
 			case tc.want == "" && len(r.errors) > 0:
 				t.Errorf("reported %q, want nothing", r.errors)

@@ -138,14 +138,7 @@ func listContains(td todo, q string) bool {
 // page is.
 func listWalk(t *testing.T, a *api, token string, base url.Values, key string, limit int, byCursor bool, want []todo) []todo {
 	t.Helper()
-	maxPages := len(want)/limit + 3
-	var got []todo
-	cursor := ""
-	for page := 0; ; page++ {
-		if page >= maxPages {
-			t.Errorf("walk did not end after %d pages (%d rows read, %d match)", page, len(got), len(want))
-			return got
-		}
+	return listorder.Walk(t, limit, byCursor, len(want), func(page, offset int, cursor string) (listorder.Page[todo], string, bool) {
 		q := url.Values{}
 		for k, v := range base {
 			q[k] = v
@@ -154,13 +147,10 @@ func listWalk(t *testing.T, a *api, token string, base url.Values, key string, l
 			q.Set("sort", key)
 		}
 		q.Set("limit", strconv.Itoa(limit))
-		offset := 0
-		if byCursor {
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-		} else {
-			offset = page * limit
+		if byCursor && cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if !byCursor {
 			q.Set("offset", strconv.Itoa(offset))
 		}
 		where := fmt.Sprintf("page %d (%s)", page, q.Encode())
@@ -170,60 +160,15 @@ func listWalk(t *testing.T, a *api, token string, base url.Values, key string, l
 		r := a.do(req{Method: "GET", Path: "/api/v1/todos?" + q.Encode(), Token: token})
 		if r.Status != http.StatusOK {
 			t.Errorf("%s: status = %d, want 200 (cursor from the previous page: %d characters); body: %.300s", where, r.Status, len(cursor), r.Body)
-			return got
+			return listorder.Page[todo]{}, where, false
 		}
 		var p todoPage
 		r.Decode(t, &p)
-		if p.Total != int64(len(want)) {
-			t.Errorf("%s: total = %d, want %d", where, p.Total, len(want))
-		}
-		if p.Limit != limit {
-			t.Errorf("%s: limit = %d, want %d", where, p.Limit, limit)
-		}
-		if p.Offset != offset {
-			t.Errorf("%s: offset = %d, want %d", where, p.Offset, offset)
-		}
 		if p.Items == nil {
 			t.Errorf("%s: items is null, want an array", where)
 		}
-		wantLen := min(limit, max(len(want)-len(got), 0))
-		if !byCursor {
-			wantLen = min(limit, max(len(want)-offset, 0))
-		}
-		if len(p.Items) != wantLen {
-			t.Errorf("%s: %d items, want %d", where, len(p.Items), wantLen)
-		}
-		got = append(got, p.Items...)
-		if byCursor {
-			switch {
-			case p.NextCursor == nil && len(got) < len(want):
-				t.Errorf("%s: next_cursor = null after %d of %d rows", where, len(got), len(want))
-				return got
-			case p.NextCursor == nil:
-				return got
-			case len(p.Items) == 0:
-				t.Errorf("%s: empty page with a next_cursor", where)
-				return got
-			case len(got) >= len(want):
-				// Keep walking: whatever follows shows up as duplicates
-				// or extra rows.
-				t.Errorf("%s: next_cursor = %q on the last page, want null", where, *p.NextCursor)
-			}
-			if *p.NextCursor == cursor {
-				t.Errorf("%s: next_cursor is the cursor just used: the walk would never end", where)
-				return got
-			}
-			cursor = *p.NextCursor
-		} else {
-			more := offset+limit < len(want)
-			if (p.NextCursor != nil) != more {
-				t.Errorf("%s: next_cursor = %s, want %s", where, quoteOrNull(p.NextCursor), map[bool]string{true: "a cursor", false: "null"}[more])
-			}
-			if !more {
-				return got
-			}
-		}
-	}
+		return listorder.Page[todo]{Items: p.Items, Total: p.Total, Limit: p.Limit, Offset: p.Offset, NextCursor: p.NextCursor}, where, true
+	})
 }
 
 // listCheckSequence is listorder.Check of todos read over HTTP; an empty
@@ -609,12 +554,4 @@ func TestListCursorEdgeValues(t *testing.T) {
 	want := listExpected(all, "title", nil)
 	got := listWalk(t, a, acc.Token, url.Values{}, "title", 1, true, want)
 	listCheckSequence(t, "title", got, want)
-}
-
-// quoteOrNull shows an optional text for a message.
-func quoteOrNull(s *string) string {
-	if s == nil {
-		return "null"
-	}
-	return strconv.Quote(*s)
 }

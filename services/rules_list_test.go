@@ -141,82 +141,26 @@ func walkList(t testing.TB, s *Todos, c Caller, q ListQuery) Page {
 // page is.
 func walk(t *testing.T, s *Todos, c Caller, base ListQuery, key string, limit int, byCursor bool, want []models.Todo) []models.Todo {
 	t.Helper()
-	maxPages := len(want)/limit + 3
-	var got []models.Todo
-	cursor := ""
-	for page := 0; ; page++ {
-		if page >= maxPages {
-			t.Errorf("walk did not end after %d pages (%d rows read, %d match)", page, len(got), len(want))
-			return got
-		}
+	return listorder.Walk(t, limit, byCursor, len(want), func(page, offset int, cursor string) (listorder.Page[models.Todo], string, bool) {
 		q := base
 		if key != "" {
 			q.Sort = &key
 		}
 		q.Limit = &limit
-		offset := 0
-		if byCursor {
-			if cursor != "" {
-				cur := cursor
-				q.Cursor = &cur
-			}
-		} else {
-			offset = page * limit
+		if byCursor && cursor != "" {
+			q.Cursor = &cursor
+		}
+		if !byCursor {
 			q.Offset = offset
 		}
 		where := fmt.Sprintf("page %d (sort %q, limit %d, offset %d, cursor of %d characters)", page, key, limit, offset, len(cursor))
 		p, err := s.List(context.Background(), c, q)
 		if err != nil {
 			t.Errorf("%s: %v", where, err)
-			return got
+			return listorder.Page[models.Todo]{}, where, false
 		}
-		if p.Total != int64(len(want)) {
-			t.Errorf("%s: total = %d, want %d", where, p.Total, len(want))
-		}
-		if p.Limit != limit {
-			t.Errorf("%s: limit = %d, want %d", where, p.Limit, limit)
-		}
-		if p.Offset != offset {
-			t.Errorf("%s: offset = %d, want %d", where, p.Offset, offset)
-		}
-		wantLen := min(limit, max(len(want)-len(got), 0))
-		if !byCursor {
-			wantLen = min(limit, max(len(want)-offset, 0))
-		}
-		if len(p.Items) != wantLen {
-			t.Errorf("%s: %d items, want %d", where, len(p.Items), wantLen)
-		}
-		got = append(got, p.Items...)
-		if byCursor {
-			switch {
-			case p.NextCursor == nil && len(got) < len(want):
-				t.Errorf("%s: no next cursor after %d of %d rows", where, len(got), len(want))
-				return got
-			case p.NextCursor == nil:
-				return got
-			case len(p.Items) == 0:
-				t.Errorf("%s: empty page with a next cursor", where)
-				return got
-			case len(got) >= len(want):
-				// Keep walking: whatever follows shows up as duplicates
-				// or extra rows.
-				t.Errorf("%s: a next cursor on the last page", where)
-			}
-			if *p.NextCursor == cursor {
-				t.Errorf("%s: the next cursor is the cursor just used: the walk would never end", where)
-				return got
-			}
-			cursor = *p.NextCursor
-		} else {
-			more := offset+limit < len(want)
-			if (p.NextCursor != nil) != more {
-				t.Errorf("%s: next cursor %v, want one: %v", where, p.NextCursor != nil, more)
-			}
-			if !more {
-				return got
-			}
-		}
-	}
+		return listorder.Page[models.Todo]{Items: p.Items, Total: p.Total, Limit: p.Limit, Offset: p.Offset, NextCursor: p.NextCursor}, where, true
+	})
 }
 
 // walkCheck is listorder.Check of models.Todo rows; an empty key is the

@@ -189,3 +189,86 @@ func Check[T any](t testing.TB, key string, got, want []T, row func(T) Row) {
 		}
 	}
 }
+
+// Page is what a walk reads of one page of a listing.
+type Page[T any] struct {
+	Items      []T
+	Total      int64
+	Limit      int
+	Offset     int
+	NextCursor *string
+}
+
+// Walk reads every page of a listing whose expected rows number want,
+// limit a page, by offset or by following the next cursor, checks each
+// page (total, limit, offset, length, next cursor) and returns the rows
+// in the order read. fetch reads page number page at offset, or after
+// cursor ("" for the first page) when byCursor; it says where it read,
+// for messages, and ok is false when it could not read the page (having
+// reported why).
+func Walk[T any](t testing.TB, limit int, byCursor bool, want int, fetch func(page, offset int, cursor string) (p Page[T], where string, ok bool)) []T {
+	t.Helper()
+	maxPages := want/limit + 3
+	var got []T
+	cursor := ""
+	for page := 0; ; page++ {
+		if page >= maxPages {
+			t.Errorf("walk did not end after %d pages (%d rows read, %d match)", page, len(got), want)
+			return got
+		}
+		offset := 0
+		if !byCursor {
+			offset = page * limit
+		}
+		p, where, ok := fetch(page, offset, cursor)
+		if !ok {
+			return got
+		}
+		if p.Total != int64(want) {
+			t.Errorf("%s: total = %d, want %d", where, p.Total, want)
+		}
+		if p.Limit != limit {
+			t.Errorf("%s: limit = %d, want %d", where, p.Limit, limit)
+		}
+		if p.Offset != offset {
+			t.Errorf("%s: offset = %d, want %d", where, p.Offset, offset)
+		}
+		wantLen := min(limit, max(want-len(got), 0))
+		if !byCursor {
+			wantLen = min(limit, max(want-offset, 0))
+		}
+		if len(p.Items) != wantLen {
+			t.Errorf("%s: %d items, want %d", where, len(p.Items), wantLen)
+		}
+		got = append(got, p.Items...)
+		if !byCursor {
+			more := offset+limit < want
+			if (p.NextCursor != nil) != more {
+				t.Errorf("%s: next cursor %s, want one: %t", where, optString(p.NextCursor), more)
+			}
+			if !more {
+				return got
+			}
+			continue
+		}
+		switch {
+		case p.NextCursor == nil && len(got) < want:
+			t.Errorf("%s: no next cursor after %d of %d rows", where, len(got), want)
+			return got
+		case p.NextCursor == nil:
+			return got
+		case len(p.Items) == 0:
+			t.Errorf("%s: empty page with a next cursor", where)
+			return got
+		case len(got) >= want:
+			// Keep walking: whatever follows shows up as duplicates or
+			// extra rows.
+			t.Errorf("%s: next cursor %q on the last page, want none", where, *p.NextCursor)
+		}
+		if *p.NextCursor == cursor {
+			t.Errorf("%s: the next cursor is the cursor just used: the walk would never end", where)
+			return got
+		}
+		cursor = *p.NextCursor
+	}
+}
